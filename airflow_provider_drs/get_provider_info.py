@@ -1,0 +1,32 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from airflow_provider_drs import __version__
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-provider-drs",
+        "name": "AWS Elastic Disaster Recovery (DRS)",
+        "description": "Disaster-recovery orchestration for AWS Elastic Disaster Recovery: recovery "
+        "plans as code, drills and recoveries as DAGs, and a local DRS simulator.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "AWS Elastic Disaster Recovery (DRS)",
+                "external-doc-url": "https://docs.aws.amazon.com/drs/latest/userguide/what-is-drs.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "AWS Elastic Disaster Recovery (DRS)",
+                "python-modules": ["airflow_provider_drs.hooks.drs"],
+            }
+        ],
+        "operators": [],
+        "sensors": [],
+        "triggers": [],
+        "extra-links": [],
+    }

@@ -1,0 +1,340 @@
+"""DrsHook: the only code of the provider that calls AWS Elastic Disaster Recovery."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from airflow_provider_drs.exceptions import (
+    DrsJobLimitExceeded,
+    DrsJobNotFound,
+    DrsRequestError,
+    DrsServerInActiveJob,
+)
+from airflow_provider_drs.hooks.drs_results import fold_job
+from airflow_provider_drs.hooks.retry import DEFAULT_MAX_ATTEMPTS, default_retry_config, register_retry_after
+
+# Quota L-B827C881 "max source servers in a single Drill or Recovery job": 100 by default, while
+# the StartRecovery API itself accepts 200. Raise it here only after raising the quota.
+DEFAULT_MAX_SERVERS_PER_JOB = 100
+DESCRIBE_JOBS_MAX_IDS = 1000
+RECOVERY_INSTANCE_CHUNK = 200
+SOURCE_SERVER_ID = re.compile(r"^s-[0-9a-zA-Z]{17}$")
+ACTIVE_JOB_STATUSES = frozenset({"PENDING", "STARTED"})
+
+
+def to_drs_datetime(value: datetime | str) -> str:
+    """DRS filters take ISO-8601 UTC with a trailing Z (pattern of ISO8601DatetimeString)."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+class DrsHook(AwsBaseHook):
+    """
+    Interact with AWS Elastic Disaster Recovery (DRS).
+
+    A thin, careful wrapper around ``boto3.client("drs")``: connection, region, role and the
+    per-service ``endpoint_url`` (the DRS simulator, say) come from the Airflow AWS connection.
+    Calls are retried by botocore's standard mode, and a throttled call waits what DRS's
+    ``Retry-After`` asked for.
+
+    :param max_servers_per_job: refuse a StartRecovery with more servers than this (the service
+        quota L-B827C881, 100 unless raised for the account).
+    """
+
+    def __init__(self, *args: Any, max_servers_per_job: int = DEFAULT_MAX_SERVERS_PER_JOB, **kwargs: Any) -> None:
+        kwargs["client_type"] = "drs"
+        super().__init__(*args, **kwargs)
+        self.max_servers_per_job = max_servers_per_job
+
+    # --- client plumbing -------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        config = super().config
+        if not getattr(config, "retries", None):
+            config = config.merge(default_retry_config())
+        return config
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False):
+        session = super().get_session(region_name=region_name, deferrable=deferrable)
+        attempts = (self.config.retries or {}).get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        register_retry_after(session, "drs", attempts)
+        return session
+
+    @asynccontextmanager
+    async def async_client(self):
+        """An aiobotocore DRS client, for triggers: ``async with hook.async_client() as client``."""
+        async with await self.get_async_conn() as client:
+            yield client
+
+    @staticmethod
+    def now_iso() -> str:
+        """Now, in the ISO-8601 UTC form DRS uses (for observed launch times)."""
+        return to_drs_datetime(datetime.now(timezone.utc))
+
+    # --- source servers --------------------------------------------------------------------------
+    def describe_source_servers(
+        self, source_server_ids: Sequence[str] | None = None, tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Source servers, filtered by ids (server side) and by tags (client side: DRS can't)."""
+        filters = {"sourceServerIDs": list(source_server_ids)} if source_server_ids else {}
+        servers = [
+            server
+            for page in self.conn.get_paginator("describe_source_servers").paginate(filters=filters)
+            for server in page.get("items", [])
+        ]
+        if tags:
+            servers = [s for s in servers if all(s.get("tags", {}).get(k) == v for k, v in tags.items())]
+        return servers
+
+    def list_source_servers(
+        self, source_server_ids: Sequence[str] | None = None, tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A summary per source server: id, hostname, replication state, lag, tags."""
+        return [summarize_source_server(s) for s in self.describe_source_servers(source_server_ids, tags)]
+
+    # --- recovery jobs ---------------------------------------------------------------------------
+    def start_recovery(self, source_server_ids: Sequence[str], is_drill: bool) -> dict[str, Any]:
+        """Start ONE recovery (or drill) job for all the given servers and return the job.
+
+        No ``tags`` argument is sent: tags on StartRecovery were seen to skip the conversion phase.
+        """
+        ids = self._check_job_servers(source_server_ids)
+        try:
+            job = self.conn.start_recovery(
+                sourceServers=[{"sourceServerID": server_id} for server_id in ids], isDrill=is_drill
+            )["job"]
+        except ClientError as error:
+            raise self._start_error(error, ids) from error
+        self.log.info(
+            "drs.start_recovery job_id=%s is_drill=%s servers=%s", job["jobID"], is_drill, ",".join(ids)
+        )
+        return job
+
+    def _check_job_servers(self, source_server_ids: Sequence[str]) -> list[str]:
+        ids = list(source_server_ids)
+        if not ids:
+            raise DrsRequestError("No source servers to recover: give at least one source server id.")
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise DrsRequestError(
+                f"Source servers listed more than once: {', '.join(duplicates)}. List each server once."
+            )
+        malformed = [i for i in ids if not SOURCE_SERVER_ID.match(i)]
+        if malformed:
+            raise DrsRequestError(
+                f"Malformed source server ids: {', '.join(malformed)}. A DRS source server id is "
+                "'s-' followed by 17 letters or digits."
+            )
+        if len(ids) > self.max_servers_per_job:
+            raise DrsJobLimitExceeded(
+                f"{len(ids)} servers in one job, over the limit of {self.max_servers_per_job} "
+                "(quota L-B827C881). Split the wave, or raise the quota and max_servers_per_job."
+            )
+        return ids
+
+    def _start_error(self, error: ClientError, ids: list[str]) -> Exception:
+        code, message = _error_code(error), error.response.get("Error", {}).get("Message", "")
+        if code == "ConflictException":
+            server_id = error.response.get("resourceId")
+            busy = self._active_jobs_of(ids)
+            detail = "; ".join(f"{s} is in job {j}" for s, j in busy.items()) or message
+            return DrsServerInActiveJob(
+                f"DRS refused StartRecovery: a server is already in an active job ({detail}). Wait for "
+                "that job to end, or adopt it, before starting another.",
+                server_id=server_id or next(iter(busy), None),
+                job_id=next(iter(busy.values()), None),
+            )
+        if code == "ServiceQuotaExceededException":
+            return DrsJobLimitExceeded(f"DRS refused StartRecovery for {len(ids)} servers: {message}")
+        if code in ("ValidationException", "ResourceNotFoundException"):
+            return DrsRequestError(f"DRS refused StartRecovery for {', '.join(ids)}: {message}")
+        return error
+
+    def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, str]:
+        """server id -> id of the active job it takes part in (for error messages)."""
+        wanted, busy = set(source_server_ids), {}
+        try:  # active jobs are young: a two-day window keeps this cheap in a busy account
+            for job in self.iter_jobs(since=datetime.now(timezone.utc) - timedelta(days=2)):
+                if job.get("status") in ACTIVE_JOB_STATUSES:
+                    for server in job.get("participatingServers", []):
+                        if server["sourceServerID"] in wanted:
+                            busy[server["sourceServerID"]] = job["jobID"]
+        except ClientError:
+            pass  # only a nicer message is lost; the caller raises the original conflict
+        return busy
+
+    def iter_jobs(self, job_ids: Sequence[str] | None = None, since: datetime | str | None = None):
+        """Jobs (paginated), optionally only these ids (1,000 a call) or created since a time."""
+        paginator = self.conn.get_paginator("describe_jobs")
+        base: dict[str, Any] = {"fromDate": to_drs_datetime(since)} if since else {}
+        for ids in chunks(list(job_ids), DESCRIBE_JOBS_MAX_IDS) if job_ids else [None]:
+            filters = {**base, "jobIDs": ids} if ids else base
+            for page in paginator.paginate(filters=filters):
+                yield from page.get("items", [])
+
+    def describe_jobs(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """job id -> job, for up to any number of ids (DescribeJobs takes 1,000 a call)."""
+        return {job["jobID"]: job for job in self.iter_jobs(job_ids=job_ids)} if job_ids else {}
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        job = self.describe_jobs([job_id]).get(job_id)
+        if job is None:
+            raise DrsJobNotFound(
+                f"DRS job {job_id} not found in region {self.region_name}. Check the region and "
+                "account of the AWS connection."
+            )
+        return job
+
+    def get_job_log_items(self, job_id: str) -> list[dict[str, Any]]:
+        paginator = self.conn.get_paginator("describe_job_log_items")
+        return [item for page in paginator.paginate(jobID=job_id) for item in page.get("items", [])]
+
+    def find_active_launch_job(
+        self, source_server_ids: Sequence[str], since: datetime | str
+    ) -> dict[str, Any] | None:
+        """The newest LAUNCH job created since ``since`` whose servers are exactly these.
+
+        Used to make a retried start adopt the job its earlier try started. An active job is
+        preferred; a COMPLETED one is returned only when no active one matches (the caller decides
+        whether to adopt it).
+        """
+        wanted = set(source_server_ids)
+        matches = [
+            job
+            for job in self.iter_jobs(since=since)
+            if job.get("type") == "LAUNCH"
+            and {s["sourceServerID"] for s in job.get("participatingServers", [])} == wanted
+        ]
+        if not matches:
+            return None
+        matches.sort(key=lambda job: (job.get("status") in ACTIVE_JOB_STATUSES, job.get("creationDateTime", "")))
+        return matches[-1]
+
+    # --- recovery instances ----------------------------------------------------------------------
+    def describe_recovery_instances(
+        self,
+        recovery_instance_ids: Sequence[str] | None = None,
+        source_server_ids: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Recovery instances, filtered by ids or source servers (200 ids a call, paginated)."""
+        paginator = self.conn.get_paginator("describe_recovery_instances")
+        instances: list[dict[str, Any]] = []
+        for filters in _recovery_instance_filters(recovery_instance_ids, source_server_ids):
+            for page in paginator.paginate(filters=filters):
+                instances.extend(page.get("items", []))
+        return instances
+
+    def terminate_recovery_instances(self, recovery_instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Start TERMINATE jobs for the given recovery instances (200 a job); return the jobs."""
+        jobs = []
+        for ids in chunks(sorted(set(recovery_instance_ids)), RECOVERY_INSTANCE_CHUNK):
+            job = self.conn.terminate_recovery_instances(recoveryInstanceIDs=ids)["job"]
+            self.log.info("drs.terminate job_id=%s recovery_instances=%s", job["jobID"], ",".join(ids))
+            jobs.append(job)
+        return jobs
+
+    # --- per-server results ----------------------------------------------------------------------
+    def get_job_results(
+        self, job_id: str, observed_launched: Mapping[str, str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The job folded with its log and recovery instances into per-server results."""
+        job = self.get_job(job_id)
+        servers = [s["sourceServerID"] for s in job.get("participatingServers", [])]
+        instances = self.describe_recovery_instances(source_server_ids=servers) if servers else []
+        return fold_job(job, self.get_job_log_items(job_id), instances, observed_launched)
+
+    # --- async counterparts of the polling calls (for triggers) ----------------------------------
+    async def describe_jobs_async(self, job_ids: Sequence[str], client: Any = None) -> dict[str, dict[str, Any]]:
+        """job id -> job, 1,000 ids a call. Pass ``client`` to reuse one aiobotocore client."""
+        if client is None:
+            async with self.async_client() as client:
+                return await self.describe_jobs_async(job_ids, client)
+        jobs: dict[str, dict[str, Any]] = {}
+        for ids in chunks(list(job_ids), DESCRIBE_JOBS_MAX_IDS):
+            async for page in client.get_paginator("describe_jobs").paginate(filters={"jobIDs": ids}):
+                jobs.update({job["jobID"]: job for job in page.get("items", [])})
+        return jobs
+
+    async def get_job_log_items_async(self, job_id: str, client: Any = None) -> list[dict[str, Any]]:
+        if client is None:
+            async with self.async_client() as client:
+                return await self.get_job_log_items_async(job_id, client)
+        items: list[dict[str, Any]] = []
+        async for page in client.get_paginator("describe_job_log_items").paginate(jobID=job_id):
+            items.extend(page.get("items", []))
+        return items
+
+    async def describe_recovery_instances_async(
+        self,
+        recovery_instance_ids: Sequence[str] | None = None,
+        source_server_ids: Sequence[str] | None = None,
+        client: Any = None,
+    ) -> list[dict[str, Any]]:
+        if client is None:
+            async with self.async_client() as client:
+                return await self.describe_recovery_instances_async(
+                    recovery_instance_ids, source_server_ids, client
+                )
+        instances: list[dict[str, Any]] = []
+        for filters in _recovery_instance_filters(recovery_instance_ids, source_server_ids):
+            async for page in client.get_paginator("describe_recovery_instances").paginate(filters=filters):
+                instances.extend(page.get("items", []))
+        return instances
+
+    async def get_job_results_async(
+        self, job: Mapping[str, Any], observed_launched: Mapping[str, str] | None = None, client: Any = None
+    ) -> dict[str, dict[str, Any]]:
+        """Fold an already-read job with its log and recovery instances (two more reads)."""
+        if client is None:
+            async with self.async_client() as client:
+                return await self.get_job_results_async(job, observed_launched, client)
+        servers = [s["sourceServerID"] for s in job.get("participatingServers", [])]
+        log_items = await self.get_job_log_items_async(job["jobID"], client)
+        instances = await self.describe_recovery_instances_async(None, servers, client) if servers else []
+        return fold_job(job, log_items, instances, observed_launched)
+
+
+def _recovery_instance_filters(
+    recovery_instance_ids: Sequence[str] | None, source_server_ids: Sequence[str] | None
+) -> list[dict[str, list[str]]]:
+    if recovery_instance_ids:
+        return [{"recoveryInstanceIDs": ids} for ids in chunks(list(recovery_instance_ids), RECOVERY_INSTANCE_CHUNK)]
+    if source_server_ids:
+        return [{"sourceServerIDs": ids} for ids in chunks(list(source_server_ids), RECOVERY_INSTANCE_CHUNK)]
+    return [{}]
+
+
+def summarize_source_server(server: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a SourceServer an operator cares about before a recovery."""
+    replication = server.get("dataReplicationInfo") or {}
+    properties = server.get("sourceProperties") or {}
+    return {
+        "source_server_id": server["sourceServerID"],
+        "hostname": (properties.get("identificationHints") or {}).get("hostname"),
+        "replication_state": replication.get("dataReplicationState"),
+        "lag": replication.get("lagDuration"),
+        "tags": dict(server.get("tags") or {}),
+        "arn": server.get("arn"),
+        "last_launch": (server.get("lastLaunchResult")),
+        "recovery_instance_id": server.get("recoveryInstanceId"),
+    }

@@ -1,0 +1,69 @@
+"""What botocore's retry modes lack for DRS: honouring the server's Retry-After.
+
+botocore's standard mode already retries ThrottlingException, 5xx and connection errors with
+jittered exponential backoff, but it ignores DRS's ``Retry-After`` header (``retryAfterSeconds``):
+under a sustained quota breach it retries too early and burns its attempts. We register a
+``needs-retry`` handler in front of botocore's own that, for a throttled or 5xx answer carrying
+``Retry-After``, waits what the service asked for (capped, with a little jitter so parallel
+tasks do not come back in lockstep). Everything else is left to botocore.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from botocore.config import Config
+
+DEFAULT_MAX_ATTEMPTS = 10
+# The longest single wait we accept from a Retry-After header; DRS asks for seconds, not minutes.
+MAX_RETRY_AFTER_SECONDS = 30.0
+_HANDLER_ID = "airflow-provider-drs-retry-after"
+
+
+def default_retry_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+    """botocore Config used when the Airflow connection sets no ``retries`` of its own."""
+    return Config(retries={"mode": "standard", "max_attempts": max_attempts})
+
+
+def retry_after_seconds(http_response: Any) -> float | None:
+    """The Retry-After header of a response, in seconds, or None."""
+    headers = getattr(http_response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def make_retry_after_handler(max_attempts: int):
+    """A ``needs-retry`` handler that honours Retry-After on 429 and 5xx answers."""
+
+    def _honour_retry_after(attempts: int, response=None, caught_exception=None, **_: Any):
+        if response is None or attempts >= max_attempts:
+            return None  # connection errors and the attempt budget stay botocore's business
+        http_response = response[0]
+        if http_response.status_code != 429 and http_response.status_code < 500:
+            return None
+        wait = retry_after_seconds(http_response)
+        if wait is None:
+            return None
+        return min(wait, MAX_RETRY_AFTER_SECONDS) + random.uniform(0, 0.25)
+
+    return _honour_retry_after
+
+
+def register_retry_after(session: Any, service_id: str, max_attempts: int) -> None:
+    """Put the Retry-After handler first on a boto3 / botocore / aiobotocore session.
+
+    Clients copy their session's handlers when created, so every client made from the session
+    afterwards honours Retry-After; the unique id makes repeated registration harmless.
+    """
+    botocore_session = getattr(session, "_session", session)  # boto3.Session wraps botocore's
+    emitter = botocore_session.get_component("event_emitter")
+    emitter.register_first(
+        f"needs-retry.{service_id}", make_retry_after_handler(max_attempts), unique_id=_HANDLER_ID
+    )

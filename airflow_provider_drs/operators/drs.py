@@ -1,0 +1,294 @@
+"""DRS operators: start one recovery job per wave (adopting it on retry), terminate drill instances."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.configuration import conf
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from airflow_provider_drs.exceptions import DrsNotADrillInstance, DrsServerInActiveJob
+from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_results import describe_failure
+from airflow_provider_drs.links.drs import DrsJobLink
+from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
+from airflow_provider_drs.triggers.drs import DrsJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class _DrsJobWaitMixin:
+    """Waiting for DRS jobs, in the triggerer (deferrable) or in the worker (a polling loop)."""
+
+    min_poll_interval: float
+    max_poll_interval: float
+    max_consecutive_errors: int
+
+    def _defer_for(self, job_ids: list[str], method_name: str, timeout: float | None) -> None:
+        self.defer(  # type: ignore[attr-defined]
+            trigger=DrsJobTrigger(
+                job_ids=job_ids,
+                aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
+                region_name=self.region_name,  # type: ignore[attr-defined]
+                verify=self.verify,  # type: ignore[attr-defined]
+                botocore_config=self.botocore_config,  # type: ignore[attr-defined]
+                min_poll_interval=self.min_poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                max_consecutive_errors=self.max_consecutive_errors,
+            ),
+            method_name=method_name,
+            timeout=timedelta(seconds=timeout) if timeout else None,
+        )
+
+    def _wait_in_worker(self, hook: DrsHook, job_ids: list[str], timeout: float | None) -> dict[str, Any]:
+        """Poll until every job is COMPLETED; return the per-server results of all of them."""
+        deadline = time.monotonic() + timeout if timeout else None
+        observed: dict[str, str] = {}
+        started = time.monotonic()
+        while True:
+            jobs = hook.describe_jobs(job_ids)
+            now = hook.now_iso()
+            for job in jobs.values():
+                for server in job.get("participatingServers", []):
+                    if server.get("launchStatus") == "LAUNCHED":
+                        observed.setdefault(server["sourceServerID"], now)
+            if len(jobs) == len(job_ids) and all(j.get("status") == "COMPLETED" for j in jobs.values()):
+                break
+            if deadline and time.monotonic() > deadline:
+                raise AirflowException(f"DRS jobs {', '.join(job_ids)} did not complete within {timeout} s.")
+            age = time.monotonic() - started
+            time.sleep(self.min_poll_interval if observed else min(self.max_poll_interval, max(self.min_poll_interval, age * 0.1)))
+        results: dict[str, Any] = {}
+        for job_id in job_ids:
+            results.update(hook.get_job_results(job_id, observed))
+        return results
+
+
+class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
+    """
+    Start ONE DRS recovery (or drill) job for all the given source servers and return its job id.
+
+    StartRecovery is not idempotent. Before starting, the operator looks for a LAUNCH job created
+    since this DAG run started whose servers are exactly these, and adopts it instead of starting a
+    second one: a retried task (say, after its worker died right after the call) never launches
+    the servers twice. So a wave's servers are launched at most once per DAG run; to launch them
+    again, trigger a new run.
+
+    :param source_server_ids: DRS source server ids (a list, a JSON list or comma-separated).
+    :param is_drill: True for a drill, False for a real recovery.
+    :param wait_for_completion: also wait for the job and judge it per server (one-task wave);
+        then return ``{"job_id", "results"}`` instead of the job id.
+    :param optional_server_ids: with wait_for_completion, servers that may fail with a warning.
+    :param deferrable: wait in the triggerer rather than the worker.
+    :param adopt_existing_job: look for this run's job before starting one (default True).
+    :param max_servers_per_job: refuse more servers than this (quota L-B827C881, default 100).
+    """
+
+    aws_hook_class = DrsHook
+    template_fields = aws_template_fields("source_server_ids", "is_drill", "optional_server_ids")
+    operator_extra_links = (DrsJobLink(),)
+    ui_color = "#f7c59f"
+
+    def __init__(
+        self,
+        *,
+        source_server_ids: Sequence[str] | str,
+        is_drill: bool = True,
+        wait_for_completion: bool = False,
+        optional_server_ids: Sequence[str] | str = (),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        adopt_existing_job: bool = True,
+        max_servers_per_job: int = 100,
+        min_poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        max_consecutive_errors: int = 8,
+        wait_timeout: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.source_server_ids = source_server_ids
+        self.is_drill = is_drill
+        self.wait_for_completion = wait_for_completion
+        self.optional_server_ids = optional_server_ids
+        self.deferrable = deferrable
+        self.adopt_existing_job = adopt_existing_job
+        self.max_servers_per_job = max_servers_per_job
+        self.min_poll_interval = min_poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.max_consecutive_errors = max_consecutive_errors
+        self.wait_timeout = wait_timeout
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "max_servers_per_job": self.max_servers_per_job}
+
+    def execute(self, context: Context) -> Any:
+        server_ids = as_id_list(self.source_server_ids)
+        job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
+        if job is None:
+            job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
+        job_id = job["jobID"]
+        DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
+                           aws_partition=self.hook.conn_partition, job_id=job_id)
+        if not self.wait_for_completion:
+            return job_id
+        context["ti"].xcom_push(key="job_id", value=job_id)
+        if self.deferrable:
+            self._defer_for([job_id], "execute_complete", self.wait_timeout)
+        results = self._wait_in_worker(self.hook, [job_id], self.wait_timeout)
+        return self._finish(context, job_id, results)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        job_id = ((event or {}).get("job_ids") or ["?"])[0]
+        if not event or event.get("status") != "success":
+            raise AirflowException(f"Waiting for DRS job {job_id} failed: {(event or {}).get('message')}")
+        return self._finish(context, job_id, event["results"])
+
+    def _finish(self, context: Context, job_id: str, results: dict[str, Any]) -> dict[str, Any]:
+        persist_instance_link(self, context, results)
+        judge_results(self, [job_id], results, as_id_list(self.optional_server_ids))
+        return {"job_id": job_id, "results": results}
+
+    def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:
+        since = _run_started_at(context)
+        job = self.hook.find_active_launch_job(server_ids, since)
+        if job is None:
+            return None
+        adopted_is_drill = job.get("initiatedBy") == "START_DRILL"
+        if adopted_is_drill != bool(self.is_drill):
+            raise DrsServerInActiveJob(
+                f"Servers {', '.join(server_ids)} are already in {'drill' if adopted_is_drill else 'recovery'} "
+                f"job {job['jobID']} (started {job.get('creationDateTime')}), but this task wants a "
+                f"{'drill' if self.is_drill else 'recovery'}. Let that job finish first.",
+                job_id=job["jobID"],
+            )
+        self.log.warning(
+            "drs.adopt_job job_id=%s status=%s created=%s servers=%s: this run already started it; "
+            "adopting instead of starting a second job",
+            job["jobID"], job.get("status"), job.get("creationDateTime"), ",".join(server_ids),
+        )
+        return job
+
+
+def _run_started_at(context: Context) -> datetime:
+    """When this DAG run started: jobs created since then belong to it. A little slack covers
+    clock skew between the scheduler and AWS."""
+    dag_run = context.get("dag_run")
+    started = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
+    if started is None:
+        started = datetime.now(timezone.utc)
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return started - timedelta(minutes=2)
+
+
+class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
+    """
+    Terminate the drill instances launched by the given jobs (or of the given source servers).
+
+    Only drill instances are ever touched. Selected by ``job_ids``, a non-drill instance is an
+    error raised before anything is terminated (those jobs were a real recovery); selected by
+    ``source_server_ids``, non-drill instances are left alone with a warning. Starts one TERMINATE
+    job per 200 instances, waits for them (deferrable) and returns what it terminated:
+    ``[{"recovery_instance_id", "ec2_instance_id", "source_server_id", "job_id"}]``.
+
+    :param job_ids: LAUNCH jobs whose drill instances to terminate.
+    :param source_server_ids: alternatively, terminate every drill instance of these servers.
+    """
+
+    aws_hook_class = DrsHook
+    template_fields = aws_template_fields("job_ids", "source_server_ids")
+    ui_color = "#d4a5a5"
+
+    def __init__(
+        self,
+        *,
+        job_ids: Sequence[str] | str | None = None,
+        source_server_ids: Sequence[str] | str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        min_poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        max_consecutive_errors: int = 8,
+        wait_timeout: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.job_ids = job_ids
+        self.source_server_ids = source_server_ids
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.min_poll_interval = min_poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.max_consecutive_errors = max_consecutive_errors
+        self.wait_timeout = wait_timeout
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        targets = self._select_drill_instances()
+        if not targets:
+            self.log.info("drs.terminate nothing to terminate")
+            return []
+        jobs = self.hook.terminate_recovery_instances([t["recovery_instance_id"] for t in targets])
+        terminate_job_ids = [job["jobID"] for job in jobs]
+        context["ti"].xcom_push(key="terminated", value=targets)
+        if not self.wait_for_completion:
+            return targets
+        if self.deferrable:
+            self._defer_for(terminate_job_ids, "execute_complete", self.wait_timeout)
+        self._check_cleanup(terminate_job_ids, self._wait_in_worker(self.hook, terminate_job_ids, self.wait_timeout))
+        return targets
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if not event or event.get("status") != "success":
+            raise AirflowException(f"Waiting for the TERMINATE jobs failed: {(event or {}).get('message')}")
+        self._check_cleanup(event["job_ids"], event["results"])
+        return context["ti"].xcom_pull(task_ids=self.task_id, key="terminated") or []
+
+    def _select_drill_instances(self) -> list[dict[str, Any]]:
+        job_ids = set(as_id_list(self.job_ids))
+        server_ids = as_id_list(self.source_server_ids)
+        if job_ids:
+            jobs = self.hook.describe_jobs(sorted(job_ids))
+            server_ids = sorted({s["sourceServerID"] for j in jobs.values() for s in j.get("participatingServers", [])})
+        if not server_ids:
+            return []
+        instances = self.hook.describe_recovery_instances(source_server_ids=server_ids)
+        if job_ids:
+            instances = [i for i in instances if i.get("jobID") in job_ids]
+            not_drills = [i["recoveryInstanceID"] for i in instances if not i.get("isDrill")]
+            if not_drills:
+                raise DrsNotADrillInstance(
+                    f"Refusing to terminate: recovery instances {', '.join(not_drills)} of jobs "
+                    f"{', '.join(sorted(job_ids))} are not drill instances (a real recovery). Nothing was terminated."
+                )
+        else:
+            for instance in instances:
+                if not instance.get("isDrill"):
+                    self.log.warning("drs.terminate skipping non-drill recovery instance %s of %s",
+                                     instance["recoveryInstanceID"], instance.get("sourceServerID"))
+            instances = [i for i in instances if i.get("isDrill")]
+        return [
+            {
+                "recovery_instance_id": i["recoveryInstanceID"],
+                "ec2_instance_id": i.get("ec2InstanceID"),
+                "source_server_id": i.get("sourceServerID"),
+                "job_id": i.get("jobID"),
+            }
+            for i in instances
+        ]
+
+    def _check_cleanup(self, job_ids: list[str], results: dict[str, Any]) -> None:
+        failed = [r for r in results.values() if r.get("failed_phase")]
+        if failed:
+            lines = "\n".join(f"  - {describe_failure(r)}" for r in failed)
+            raise AirflowException(
+                f"TERMINATE job(s) {', '.join(job_ids)} failed to clean up:\n{lines}\n"
+                "Terminate the remaining drill instances from the DRS console, or retry this task."
+            )
+        self.log.info("drs.terminate done jobs=%s servers=%d", ",".join(job_ids), len(results))

@@ -1,0 +1,154 @@
+"""The control API over HTTP (``/_sim/...``, plain JSON, no SigV4) and its client.
+
+    POST /_sim/throttle        {"operation": "DescribeJobs", "per_second": 2, "retry_after_seconds": 1}
+    POST /_sim/error_rate      {"rate": 0.2, "operations": ["DescribeJobs"]}     (operations optional)
+    POST /_sim/fail_server     {"server_id": "s-...", "phase": "CONVERSION", "raw_error": "..."}
+    POST /_sim/latency         {"seconds": 0.2}
+    POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
+    POST /_sim/clear_faults    GET /_sim/faults    GET /_sim/calls    POST /_sim/reset    GET /_sim/health
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from .simulation import Control, Simulation
+
+
+class ThrottleBody(BaseModel):
+    operation: str
+    per_second: float = Field(ge=0)
+    retry_after_seconds: int = Field(1, ge=0)
+
+
+class ErrorRateBody(BaseModel):
+    rate: float = Field(ge=0, le=1)
+    operations: list[str] | None = None
+
+
+class FailServerBody(BaseModel):
+    server_id: str
+    phase: str
+    raw_error: str | None = None
+
+
+class LatencyBody(BaseModel):
+    seconds: float = Field(ge=0)
+
+
+class FailAutomationBody(BaseModel):
+    document: str
+    step: str
+
+
+def router(simulation: Simulation) -> APIRouter:
+    control = Control(simulation)
+    api = APIRouter(prefix="/_sim")
+
+    def guarded(call, *args):
+        try:
+            call(*args)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"ok": True}
+
+    @api.post("/throttle")
+    def throttle(body: ThrottleBody):
+        return guarded(control.throttle, body.operation, body.per_second, body.retry_after_seconds)
+
+    @api.post("/error_rate")
+    def error_rate(body: ErrorRateBody):
+        return guarded(control.error_rate, body.rate, body.operations)
+
+    @api.post("/fail_server")
+    def fail_server(body: FailServerBody):
+        return guarded(control.fail_server, body.server_id, body.phase, body.raw_error)
+
+    @api.post("/latency")
+    def latency(body: LatencyBody):
+        return guarded(control.latency, body.seconds)
+
+    @api.post("/fail_automation")
+    def fail_automation(body: FailAutomationBody):
+        return guarded(control.fail_automation, body.document, body.step)
+
+    @api.post("/clear_faults")
+    def clear_faults():
+        return guarded(control.clear_faults)
+
+    @api.get("/faults")
+    def faults():
+        return control.faults()
+
+    @api.get("/calls")
+    def calls():
+        return control.calls()
+
+    @api.post("/reset")
+    def reset():
+        return guarded(control.reset)
+
+    @api.get("/health")
+    def health():
+        return {"status": "ok", "time_scale": simulation.time_scale, "seed": simulation.seed,
+                "source_servers": [s.id for s in simulation.inventory.source_servers]}
+
+    return api
+
+
+class SimulatorError(RuntimeError):
+    pass
+
+
+class SimulatorClient:
+    """Drives a simulator in another process (``drs-sim serve``) with the in-process control API."""
+
+    def __init__(self, endpoint_url: str, timeout: float = 10.0):
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else (b"{}" if method == "POST" else None)
+        request = urllib.request.Request(f"{self.endpoint_url}/_sim/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise SimulatorError(f"{method} /_sim/{path}: HTTP {exc.code}: {exc.read().decode()}") from None
+
+    def throttle(self, operation: str, per_second: float, retry_after_seconds: int = 1) -> None:
+        self._call("POST", "throttle", {"operation": operation, "per_second": per_second,
+                                        "retry_after_seconds": retry_after_seconds})
+
+    def error_rate(self, rate: float, operations: list[str] | None = None) -> None:
+        self._call("POST", "error_rate", {"rate": rate, "operations": operations})
+
+    def fail_server(self, server_id: str, phase: str, raw_error: str | None = None) -> None:
+        self._call("POST", "fail_server", {"server_id": server_id, "phase": phase, "raw_error": raw_error})
+
+    def latency(self, seconds: float) -> None:
+        self._call("POST", "latency", {"seconds": seconds})
+
+    def fail_automation(self, document: str, step: str) -> None:
+        self._call("POST", "fail_automation", {"document": document, "step": step})
+
+    def clear_faults(self) -> None:
+        self._call("POST", "clear_faults")
+
+    def faults(self) -> dict:
+        return self._call("GET", "faults")
+
+    def calls(self) -> dict[str, int]:
+        return self._call("GET", "calls")
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def health(self) -> dict:
+        return self._call("GET", "health")

@@ -1,0 +1,73 @@
+"""The embedded moto: the WSGI app that serves every non-DRS call, and the in-process hooks
+through which DRS launches and terminates real (moto) EC2 instances in the same account/region.
+
+moto keeps its state in process-wide globals, so simulators in one process share it; each
+simulator resets it when it starts and on /_sim/reset.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from a2wsgi import WSGIMiddleware
+from moto.server import DomainDispatcherApplication, create_backend_app
+
+from .ids import ACCOUNT_ID
+
+RECOVERY_AMI = "ami-12c6146b"  # any id works: moto only checks AMIs when MOTO_ENABLE_AMI_VALIDATION is set
+DRS_MANAGED_TAG = {"AWSElasticDisasterRecoveryManaged": "drs.amazonaws.com"}
+
+
+def moto_asgi_app() -> WSGIMiddleware:
+    return WSGIMiddleware(DomainDispatcherApplication(create_backend_app), workers=8)
+
+
+def reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _ec2(region: str) -> Any:
+    from moto.ec2.models import ec2_backends  # looked up each time: a reset replaces the backends
+
+    return ec2_backends[ACCOUNT_ID][region]
+
+
+def launch_instance(region: str, instance_type: str, tags: dict[str, str]) -> str:
+    reservation = _ec2(region).run_instances(
+        RECOVERY_AMI, 1, None, [], instance_type=instance_type, is_instance_type_default=False,
+        region_name=region, tags={"instance": dict(tags), "volume": dict(DRS_MANAGED_TAG)},
+    )
+    return reservation.instances[0].id
+
+
+def terminate_instance(region: str, instance_id: str) -> None:
+    if instance_state(region, instance_id) not in (None, "terminated"):
+        _ec2(region).terminate_instances([instance_id])
+
+
+def instance_state(region: str, instance_id: str) -> str | None:
+    """moto's state name ("running", "terminated", ...) or None when the instance does not exist."""
+    try:
+        return _ec2(region).get_instance(instance_id).state
+    except Exception:  # moto raises its own InvalidInstanceIdError
+        return None
+
+
+def automation_document_steps(region: str, name: str) -> list[tuple[str, str]] | None:
+    """(stepName, action) of a document created through the SSM API, None if there is none."""
+    from moto.ssm.models import ssm_backends
+
+    documents = ssm_backends[ACCOUNT_ID][region]._documents.get(name)
+    if documents is None:
+        return None
+    doc = documents.get_default_version()
+    try:
+        content = json.loads(doc.content) if doc.document_format == "JSON" else yaml.safe_load(doc.content)
+        steps = [(s["name"], s["action"]) for s in content.get("mainSteps", [])]
+    except Exception:  # an unparsable document still runs, as one opaque step
+        steps = []
+    return steps or [("executeAutomation", "aws:executeScript")]

@@ -1,0 +1,84 @@
+"""The simulated world of one simulator: inventory, DRS state, automation executions, faults and
+call counters, and the in-process control API over them (``sim.control`` in tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+from . import moto_bridge
+from .faults import FaultSet
+from .inventory import Inventory, coerce_inventory
+from .ssm_automation import AutomationService
+from .state import DrsState
+
+
+class Simulation:
+    def __init__(self, inventory: Inventory | str | Path | dict | None = None, time_scale: float = 1.0,
+                 seed: int = 0):
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        self.inventory = coerce_inventory(inventory)
+        self.time_scale, self.seed = time_scale, seed
+        self.faults = FaultSet(seed)
+        self.drs = DrsState(self.inventory, time_scale, seed, self.faults)
+        self.automation = AutomationService(self.inventory.ssm_automation.duration, time_scale, seed, self.faults)
+        self.calls: Counter[str] = Counter()
+        self.calls_lock = threading.Lock()
+        moto_bridge.reset_moto()
+
+    def count(self, operation: str) -> None:
+        with self.calls_lock:
+            self.calls[operation] += 1
+
+    def reset(self) -> None:
+        """Back to the inventory: no jobs, instances, executions, faults, counts; moto emptied."""
+        with self.drs.lock:
+            self.drs.reset()
+            self.automation.reset()
+            self.faults.clear()
+            moto_bridge.reset_moto()
+            with self.calls_lock:
+                self.calls.clear()
+
+
+class Control:
+    """Fault injection and inspection. The same methods exist over HTTP under /_sim/ and in
+    ``SimulatorClient`` for a simulator running in another process."""
+
+    def __init__(self, simulation: Simulation):
+        self._sim = simulation
+
+    def throttle(self, operation: str, per_second: float, retry_after_seconds: int = 1) -> None:
+        """Answer ThrottlingException once ``operation`` exceeds ``per_second`` calls in 1 s."""
+        self._sim.faults.throttle(operation, per_second, retry_after_seconds)
+
+    def error_rate(self, rate: float, operations: list[str] | None = None) -> None:
+        """Answer InternalServerException to this share (0-1) of calls, optionally only for some ops."""
+        self._sim.faults.set_error_rate(rate, operations)
+
+    def fail_server(self, server_id: str, phase: str, raw_error: str | None = None) -> None:
+        """Make every later launch of ``server_id`` fail at SNAPSHOT, CONVERSION or LAUNCH."""
+        self._sim.faults.fail_server(server_id, phase, raw_error)
+
+    def latency(self, seconds: float) -> None:
+        """Delay every AWS request (not /_sim/) by ``seconds``."""
+        self._sim.faults.set_latency(seconds)
+
+    def fail_automation(self, document: str, step: str) -> None:
+        """Make executions of ``document`` fail at ``step`` (the last step if no step has that name)."""
+        self._sim.faults.fail_automation(document, step)
+
+    def clear_faults(self) -> None:
+        self._sim.faults.clear()
+
+    def faults(self) -> dict:
+        return self._sim.faults.describe()
+
+    def calls(self) -> dict[str, int]:
+        with self._sim.calls_lock:
+            return dict(self._sim.calls)
+
+    def reset(self) -> None:
+        self._sim.reset()

@@ -1,0 +1,127 @@
+"""DrsJobTrigger: wait for DRS jobs to complete, then read their per-server results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow_provider_drs.triggers.drs_poller import JobPoller, PollingPolicy
+
+# The final read (log items + recovery instances) is retried this often before giving up.
+FINAL_READ_ATTEMPTS = 5
+
+
+class DrsJobTrigger(BaseTrigger):
+    """
+    Poll DRS jobs until each is COMPLETED, then read each job's log and recovery instances once and
+    yield one event with the per-server results (see ``hooks.drs_results.fold_job``).
+
+    Polling goes through a poller shared by every DrsJobTrigger of the triggerer process (one
+    DescribeJobs call for up to 1,000 jobs) at an adaptive interval: slow while servers convert,
+    ``min_poll_interval`` once launches have started. The trigger changes nothing in AWS and may
+    safely run twice.
+
+    The event: ``{"status": "success" | "error", "message", "job_ids", "jobs": {job_id: {"status",
+    "type", "initiated_by", "results": {server_id: result}}}, "results": {server_id: result}}``.
+    "success" means every job COMPLETED; whether its servers launched is for the caller to judge.
+    """
+
+    def __init__(
+        self,
+        job_ids: Sequence[str],
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+        min_poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        max_consecutive_errors: int = 8,
+    ):
+        super().__init__()
+        self.job_ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+        self.min_poll_interval = min_poll_interval
+        self.max_poll_interval = max(max_poll_interval, min_poll_interval)
+        self.max_consecutive_errors = max_consecutive_errors
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_ids": self.job_ids,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+                "min_poll_interval": self.min_poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    def hook_params(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "config": self.botocore_config,
+        }
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        poller = JobPoller.for_hook(self.hook_params())
+        policy = PollingPolicy(self.min_poll_interval, self.max_poll_interval,
+                               max_consecutive_errors=self.max_consecutive_errors)
+        watched = [poller.watch(job_id, policy) for job_id in self.job_ids]
+        try:
+            await asyncio.gather(*(w.done.wait() for w in watched))
+            errors = [w.error for w in watched if w.error]
+            if errors:
+                yield TriggerEvent(self._event("error", "; ".join(errors)))
+                return
+            jobs = await self._final_read(poller, watched)
+        except (ClientError, BotoCoreError, OSError) as error:
+            yield TriggerEvent(self._event("error", f"Reading the results of {', '.join(self.job_ids)} failed: {error}"))
+            return
+        finally:
+            for w in watched:
+                poller.unwatch(w)
+        results = {sid: r for job in jobs.values() for sid, r in job["results"].items()}
+        yield TriggerEvent(self._event("success", f"DRS jobs completed: {', '.join(self.job_ids)}", jobs, results))
+
+    async def _final_read(self, poller: JobPoller, watched: list) -> dict[str, Any]:
+        jobs: dict[str, Any] = {}
+        async with poller.hook.async_client() as client:
+            for w in watched:
+                for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
+                    try:
+                        results = await poller.hook.get_job_results_async(w.job, w.observed_launched, client)
+                        break
+                    except (ClientError, BotoCoreError, OSError):
+                        if attempt == FINAL_READ_ATTEMPTS:
+                            raise
+                        await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
+                jobs[w.job_id] = {
+                    "status": w.job.get("status"),
+                    "type": w.job.get("type"),
+                    "initiated_by": w.job.get("initiatedBy"),
+                    "creation_date_time": w.job.get("creationDateTime"),
+                    "end_date_time": w.job.get("endDateTime"),
+                    "results": results,
+                }
+        return jobs
+
+    def _event(self, status: str, message: str, jobs: dict | None = None, results: dict | None = None) -> dict:
+        return {
+            "status": status,
+            "message": message,
+            "job_ids": self.job_ids,
+            "jobs": jobs or {},
+            "results": results or {},
+        }

@@ -1,0 +1,211 @@
+"""One DescribeJobs poller per triggerer process, shared by every DRS job trigger in it.
+
+Waves in parallel and many DAG runs put many DrsJobTriggers into one triggerer. Polling each job
+on its own costs one DescribeJobs call per job per interval; DescribeJobs takes up to 1,000 job ids,
+so one poller asks for every watched job in one call whenever any of them is due. The call count
+is then set by the most urgent job, not by the number of jobs.
+
+Adaptive interval (per job, bounded by its trigger's min and max):
+- until a server of the job is in its launch phase, poll at ``slow_factor`` x the job's age (a
+  20-minute conversion is polled every 30 s, a 10-second one every second or two);
+- once any server has started launching (LAUNCH_START in the job log, or a server already
+  LAUNCHED/FAILED), poll at the minimum so completion is noticed within about that long.
+The launch phase shows only in the job log, so a job in its slow phase also has its log read, at
+the slow cadence, one call per job. Triggers never change anything in AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_provider_drs.hooks.drs import DrsHook
+
+# Errors that no amount of waiting fixes: end the triggers at once, saying why.
+FATAL_ERROR_CODES = frozenset(
+    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+     "ValidationException", "UninitializedAccountException", "ExpiredTokenException"}
+)
+# DescribeJobs may not list a job for a moment right after StartRecovery.
+MISSING_JOB_TOLERANCE = 3
+
+
+@dataclass
+class PollingPolicy:
+    min_interval: float = 2.0
+    max_interval: float = 30.0
+    slow_factor: float = 0.1
+    max_consecutive_errors: int = 8
+
+    def interval(self, watched: WatchedJob, now: float) -> float:
+        if watched.launch_phase:
+            return self.min_interval
+        age = now - watched.registered_at
+        return min(self.max_interval, max(self.min_interval, age * self.slow_factor))
+
+
+@dataclass
+class WatchedJob:
+    job_id: str
+    policy: PollingPolicy
+    registered_at: float
+    next_due: float
+    next_log_check: float
+    job: dict[str, Any] | None = None
+    launch_phase: bool = False
+    observed_launched: dict[str, str] = field(default_factory=dict)
+    missing: int = 0
+    error: str | None = None
+    watchers: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def finish(self, error: str | None = None) -> None:
+        self.error = error
+        self.done.set()
+
+
+def _utc_now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class JobPoller:
+    """Polls every watched job of one (connection, region) in as few DescribeJobs calls as it can."""
+
+    _registry: dict[tuple, JobPoller] = {}
+
+    def __init__(self, key: tuple, hook: DrsHook):
+        self.key = key
+        self.hook = hook
+        self.jobs: dict[str, WatchedJob] = {}
+        self.client: Any = None
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.consecutive_errors = 0
+
+    @classmethod
+    def for_hook(cls, hook_params: dict[str, Any]) -> JobPoller:
+        loop = asyncio.get_running_loop()
+        key = (id(loop), tuple(sorted((k, repr(v)) for k, v in hook_params.items())))
+        poller = cls._registry.get(key)
+        if poller is None:
+            poller = cls._registry[key] = cls(key, DrsHook(**hook_params))
+        return poller
+
+    def watch(self, job_id: str, policy: PollingPolicy) -> WatchedJob:
+        now = time.monotonic()
+        watched = self.jobs.get(job_id)
+        if watched is None:
+            watched = self.jobs[job_id] = WatchedJob(job_id, policy, now, now, now + policy.max_interval)
+        watched.watchers += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="drs-job-poller")
+        self._wakeup.set()
+        return watched
+
+    def unwatch(self, watched: WatchedJob) -> None:
+        watched.watchers -= 1
+        if watched.watchers <= 0 and self.jobs.get(watched.job_id) is watched:
+            del self.jobs[watched.job_id]
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        try:
+            async with self.hook.async_client() as client:
+                self.client = client
+                while self._active_jobs():
+                    await self._tick(client)
+                    await self._sleep_until_due()
+        except Exception as error:  # the client itself failed: every watcher must hear of it
+            for watched in self._active_jobs():
+                watched.finish(f"DRS job poller failed: {error!r}")
+        finally:
+            self.client = None
+            if JobPoller._registry.get(self.key) is self and not self._active_jobs():
+                del JobPoller._registry[self.key]
+
+    def _active_jobs(self) -> list[WatchedJob]:
+        return [w for w in self.jobs.values() if not w.done.is_set()]
+
+    async def _sleep_until_due(self) -> None:
+        active = self._active_jobs()
+        if not active:
+            return
+        delay = max(0.0, min(w.next_due for w in active) - time.monotonic())
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _tick(self, client: Any) -> None:
+        now = time.monotonic()
+        active = self._active_jobs()
+        if not any(w.next_due <= now for w in active):
+            return
+        # Everyone rides along: the call costs the same for 1 id as for 1,000.
+        try:
+            jobs = await self.hook.describe_jobs_async([w.job_id for w in active], client)
+        except (ClientError, BotoCoreError, OSError, asyncio.TimeoutError) as error:
+            self._on_error(error, active)
+            return
+        self.consecutive_errors = 0
+        seen_at = _utc_now_iso()
+        for watched in active:
+            self._update(watched, jobs.get(watched.job_id), seen_at, now)
+        await self._check_launch_phase(client, now)
+
+    def _update(self, watched: WatchedJob, job: dict[str, Any] | None, seen_at: str, now: float) -> None:
+        if job is None:
+            watched.missing += 1
+            if watched.missing >= MISSING_JOB_TOLERANCE:
+                watched.finish(
+                    f"DRS job {watched.job_id} not found in region {self.hook.region_name}: check the "
+                    "region and account of the AWS connection."
+                )
+            watched.next_due = now + watched.policy.min_interval
+            return
+        watched.missing, watched.job = 0, job
+        for server in job.get("participatingServers", []):
+            status = server.get("launchStatus")
+            if status == "LAUNCHED":
+                watched.observed_launched.setdefault(server["sourceServerID"], seen_at)
+            if status in ("LAUNCHED", "FAILED"):
+                watched.launch_phase = True
+        if job.get("status") == "COMPLETED":
+            watched.finish()
+            return
+        watched.next_due = now + watched.policy.interval(watched, now)
+
+    async def _check_launch_phase(self, client: Any, now: float) -> None:
+        """Read the log of jobs still converting, at the slow cadence, to spot LAUNCH_START."""
+        for watched in self._active_jobs():
+            job = watched.job or {}
+            if watched.launch_phase or job.get("status") != "STARTED" or watched.next_log_check > now:
+                continue
+            watched.next_log_check = now + watched.policy.interval(watched, now)
+            try:
+                items = await self.hook.get_job_log_items_async(watched.job_id, client)
+            except (ClientError, BotoCoreError, OSError, asyncio.TimeoutError):
+                continue  # only the speed-up is lost; DescribeJobs still tells completion
+            if any(item.get("event") in ("LAUNCH_START", "LAUNCH_FAILED") for item in items):
+                watched.launch_phase = True
+                watched.next_due = min(watched.next_due, now + watched.policy.min_interval)
+
+    def _on_error(self, error: Exception, active: list[WatchedJob]) -> None:
+        code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+        self.consecutive_errors += 1
+        budget = min(w.policy.max_consecutive_errors for w in active)
+        if code in FATAL_ERROR_CODES or self.consecutive_errors > budget:
+            why = "refused" if code in FATAL_ERROR_CODES else f"failed {self.consecutive_errors} times in a row"
+            for watched in active:
+                watched.finish(f"DescribeJobs {why} while watching {watched.job_id}: {error}")
+            return
+        # botocore already retried (honouring Retry-After); back off before the next round.
+        backoff = min(max(w.policy.max_interval for w in active), 2.0**self.consecutive_errors)
+        for watched in active:
+            watched.next_due = time.monotonic() + backoff
