@@ -25,8 +25,26 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_provider_drs.hooks.drs"],
             }
         ],
-        "operators": [],
-        "sensors": [],
-        "triggers": [],
-        "extra-links": [],
+        "operators": [
+            {
+                "integration-name": "AWS Elastic Disaster Recovery (DRS)",
+                "python-modules": ["airflow_provider_drs.operators.drs"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "AWS Elastic Disaster Recovery (DRS)",
+                "python-modules": ["airflow_provider_drs.sensors.drs"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "AWS Elastic Disaster Recovery (DRS)",
+                "python-modules": ["airflow_provider_drs.triggers.drs"],
+            }
+        ],
+        "extra-links": [
+            "airflow_provider_drs.links.drs.DrsJobLink",
+            "airflow_provider_drs.links.drs.DrsRecoveryInstancesLink",
+        ],
     }

@@ -10,3 +10,33 @@ for name, value in {
     "AWS_EC2_METADATA_DISABLED": "true",
 }.items():
     os.environ[name] = value
+
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+SIM_TIME_SCALE = 0.1  # default phases (about 5 s a server) take about half a second
+
+
+@pytest.fixture(scope="session")
+def drs_simulator():
+    """One simulator for the session, served over real HTTP on a free loopback port."""
+    from airflow_provider_drs.simulator import simulator
+
+    with simulator(time_scale=SIM_TIME_SCALE) as running:
+        yield running
+
+
+@pytest.fixture
+def sim(drs_simulator, monkeypatch):
+    """The session's simulator, reset to its inventory with no faults, and an Airflow AWS
+    connection ``aws_sim`` pointing at it."""
+    drs_simulator.control.reset()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_SIM",
+        json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
+                    "extra": {"endpoint_url": drs_simulator.endpoint_url, "region_name": "us-east-1"}}),
+    )
+    yield drs_simulator
+    drs_simulator.control.clear_faults()

@@ -1,0 +1,161 @@
+"""DrsHook against the DRS simulator over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_drs.exceptions import DrsJobLimitExceeded, DrsJobNotFound, DrsRequestError, DrsServerInActiveJob
+from airflow_provider_drs.hooks.drs import DrsHook
+
+DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
+ALL = [DB, APP, WEB1, WEB2]
+
+
+@pytest.fixture
+def hook(sim):
+    return DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+
+
+def wait_completed(hook, job_id, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = hook.get_job(job_id)
+        if job["status"] == "COMPLETED":
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} did not complete in {timeout}s")
+
+
+def test_list_source_servers_by_id_and_tag(hook):
+    servers = {s["source_server_id"]: s for s in hook.list_source_servers()}
+    assert sorted(servers) == sorted(ALL)
+    assert servers[DB]["hostname"] == "EC2AMAZ-FQTJG64"
+    assert servers[DB]["replication_state"] == "CONTINUOUS"
+    assert servers[DB]["tags"]["Tier"] == "database"
+    web = hook.list_source_servers(tags={"Tier": "web"})
+    assert sorted(s["source_server_id"] for s in web) == [WEB1, WEB2]
+    assert [s["source_server_id"] for s in hook.list_source_servers([APP])] == [APP]
+
+
+def test_recovery_reaches_launched_for_every_default_server(hook, sim):
+    job = hook.start_recovery(ALL, is_drill=True)
+    assert job["jobID"].startswith("drsjob-") and job["initiatedBy"] == "START_DRILL"
+    wait_completed(hook, job["jobID"])
+    results = hook.get_job_results(job["jobID"])
+    assert {sid: r["launch_status"] for sid, r in results.items()} == dict.fromkeys(ALL, "LAUNCHED")
+    ec2_ids = {r["ec2_instance_id"] for r in results.values()}
+    assert None not in ec2_ids and len(ec2_ids) == 4
+    for r in results.values():
+        assert r["is_drill"] is True
+        assert r["phases"]["snapshot_start"] <= r["phases"]["conversion_start"] <= r["phases"]["launch_start"]
+        assert r["launched_at_source"] == "job_end"
+    # The EC2 instances really run in the same endpoint's EC2.
+    ec2 = sim.client("ec2")
+    reservations = ec2.describe_instances(InstanceIds=sorted(ec2_ids))["Reservations"]
+    states = {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+    assert states == dict.fromkeys(ec2_ids, "running")
+
+
+def test_start_recovery_is_one_call_without_tags(hook, sim):
+    before = sim.control.calls().get("StartRecovery", 0)
+    hook.start_recovery([DB, APP], is_drill=True)
+    assert sim.control.calls()["StartRecovery"] == before + 1
+
+
+@pytest.mark.parametrize(
+    ("ids", "error", "match"),
+    [
+        ([], DrsRequestError, "at least one"),
+        ([DB, DB], DrsRequestError, "more than once: s-3578f52ef3bdd58b4"),
+        (["s-123"], DrsRequestError, "Malformed source server ids: s-123"),
+    ],
+)
+def test_bad_requests_refused_before_calling_aws(hook, sim, ids, error, match):
+    with pytest.raises(error, match=match):
+        hook.start_recovery(ids, is_drill=True)
+    assert sim.control.calls().get("StartRecovery", 0) == 0
+
+
+def test_per_job_limit_refused_before_calling_aws(sim):
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1", max_servers_per_job=3)
+    with pytest.raises(DrsJobLimitExceeded, match="4 servers in one job, over the limit of 3"):
+        hook.start_recovery(ALL, is_drill=True)
+    assert sim.control.calls().get("StartRecovery", 0) == 0
+
+
+def test_conflict_names_server_and_job(hook):
+    first = hook.start_recovery([DB, APP], is_drill=True)
+    with pytest.raises(DrsServerInActiveJob) as conflict:
+        hook.start_recovery([APP], is_drill=True)
+    assert conflict.value.job_id == first["jobID"]
+    assert f"{APP} is in job {first['jobID']}" in str(conflict.value)
+
+
+def test_unknown_job(hook):
+    with pytest.raises(DrsJobNotFound, match="drsjob-00000000000000000 not found in region us-east-1"):
+        hook.get_job("drsjob-00000000000000000")
+
+
+def test_find_active_launch_job_matches_exactly_these_servers(hook):
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    job = hook.start_recovery([DB, APP], is_drill=True)
+    hook.start_recovery([WEB1], is_drill=True)
+    assert hook.find_active_launch_job([APP, DB], since)["jobID"] == job["jobID"]
+    assert hook.find_active_launch_job([DB], since) is None
+    assert hook.find_active_launch_job([DB, APP], datetime.now(timezone.utc) + timedelta(minutes=1)) is None
+    wait_completed(hook, job["jobID"])  # a completed job is still found, for the caller to judge
+    assert hook.find_active_launch_job([DB, APP], since)["status"] == "COMPLETED"
+
+
+def test_terminate_recovery_instances(hook, sim):
+    job = hook.start_recovery([WEB1, WEB2], is_drill=True)
+    wait_completed(hook, job["jobID"])
+    instances = hook.describe_recovery_instances(source_server_ids=[WEB1, WEB2])
+    assert len(instances) == 2
+    (terminate,) = hook.terminate_recovery_instances([i["recoveryInstanceID"] for i in instances])
+    assert terminate["type"] == "TERMINATE"
+    wait_completed(hook, terminate["jobID"])
+    events = [i["event"] for i in hook.get_job_log_items(terminate["jobID"])]
+    assert events.count("CLEANUP_START") == 2 and events.count("CLEANUP_END") == 2
+    ec2_ids = [i["ec2InstanceID"] for i in instances]
+    reservations = sim.client("ec2").describe_instances(InstanceIds=ec2_ids)["Reservations"]
+    assert {i["State"]["Name"] for r in reservations for i in r["Instances"]} == {"terminated"}
+
+
+def test_throttling_honours_retry_after(hook, sim):
+    sim.control.throttle("DescribeJobs", per_second=2, retry_after_seconds=1)
+    job = hook.start_recovery([DB], is_drill=True)
+    started = time.monotonic()
+    for _ in range(5):
+        assert hook.get_job(job["jobID"])["jobID"] == job["jobID"]
+    # 5 calls at 2/s with Retry-After 1 s: at least one wait of about a second.
+    assert time.monotonic() - started >= 1.0
+    assert sim.control.calls()["DescribeJobs"] > 5  # throttled attempts were retried
+
+
+def test_server_errors_are_retried(hook, sim):
+    sim.control.error_rate(0.3, operations=["DescribeSourceServers"])
+    made = 0
+    while sim.control.calls().get("DescribeSourceServers", 0) == made and made < 30:
+        assert len(hook.list_source_servers()) == 4  # every call succeeds in the end
+        made += 1
+    assert sim.control.calls()["DescribeSourceServers"] > made  # some attempts got a 500 and were retried
+
+
+def test_async_counterparts(hook):
+    job = hook.start_recovery([DB, WEB1], is_drill=True)
+    wait_completed(hook, job["jobID"])
+
+    async def read():
+        async with hook.async_client() as client:
+            jobs = await hook.describe_jobs_async([job["jobID"]], client)
+            return jobs, await hook.get_job_results_async(jobs[job["jobID"]], {DB: "2026-01-01T00:00:00Z"}, client)
+
+    jobs, results = asyncio.run(read())
+    assert jobs[job["jobID"]]["status"] == "COMPLETED"
+    assert results == hook.get_job_results(job["jobID"], {DB: "2026-01-01T00:00:00Z"})
+    assert results[DB]["launched_at"] == "2026-01-01T00:00:00Z"

@@ -1,0 +1,207 @@
+"""The DRS trigger, sensor and operators run for real against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
+
+from airflow_provider_drs.exceptions import DrsNotADrillInstance
+from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator, DrsTerminateRecoveryInstancesOperator
+from airflow_provider_drs.sensors.drs import DrsJobSensor
+from airflow_provider_drs.triggers.drs import DrsJobTrigger
+
+DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
+FAST = {"aws_conn_id": "aws_sim", "region_name": "us-east-1", "min_poll_interval": 0.1, "max_poll_interval": 0.5}
+
+
+class RecordingTI:
+    """Stands in for Airflow's task instance: records what the task pushes to XCom."""
+
+    def __init__(self):
+        self.xcom = {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+    def xcom_pull(self, task_ids=None, key="return_value"):
+        return self.xcom.get(key)
+
+
+def context(run_started=None):
+    dag_run = SimpleNamespace(start_date=run_started or datetime.now(timezone.utc), run_after=None)
+    return {"ti": RecordingTI(), "dag_run": dag_run}
+
+
+def run_trigger(trigger, timeout=30):
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout))
+
+
+def run_deferred(task, ctx, timeout=30):
+    """Do what Airflow does: execute, run the trigger it deferred to, resume with the event."""
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(ctx)
+    event = run_trigger(deferred.value.trigger, timeout)
+    return getattr(task, deferred.value.method_name)(ctx, event)
+
+
+def start(servers, is_drill=True):
+    return DrsHook(aws_conn_id="aws_sim", region_name="us-east-1").start_recovery(servers, is_drill)["jobID"]
+
+
+def test_trigger_yields_per_server_results(sim):
+    job_id = start([DB, APP, WEB1])
+    event = run_trigger(DrsJobTrigger(job_ids=[job_id], **{k: v for k, v in FAST.items()}))
+    assert event["status"] == "success"
+    assert event["jobs"][job_id]["status"] == "COMPLETED"
+    results = event["results"]
+    assert {sid: r["launch_status"] for sid, r in results.items()} == {DB: "LAUNCHED", APP: "LAUNCHED", WEB1: "LAUNCHED"}
+    assert all(r["ec2_instance_id"].startswith("i-") for r in results.values())
+    assert any(r["launched_at_source"] == "observed" for r in results.values())
+
+
+def test_trigger_reports_unknown_job(sim):
+    event = run_trigger(DrsJobTrigger(job_ids=["drsjob-00000000000000000"], **FAST))
+    assert event["status"] == "error"
+    assert "drsjob-00000000000000000 not found in region us-east-1" in event["message"]
+
+
+def test_sensor_drill_succeeds_with_ec2_instance_ids(sim):
+    job_id = start([DB, APP, WEB1, WEB2])
+    sensor = DrsJobSensor(task_id="wait_for_launch", job_id=job_id, **FAST)
+    results = run_deferred(sensor, context())
+    assert sorted(results) == sorted([DB, APP, WEB1, WEB2])
+    ec2 = sim.client("ec2").describe_instances(InstanceIds=[r["ec2_instance_id"] for r in results.values()])
+    assert len([i for r in ec2["Reservations"] for i in r["Instances"]]) == 4
+
+
+def test_sensor_fails_naming_server_failed_at_conversion(sim):
+    sim.control.fail_server(WEB1, "CONVERSION", raw_error="Unsupported boot loader")
+    job_id = start([DB, WEB1])
+    sensor = DrsJobSensor(task_id="wait_for_launch", job_id=job_id, **FAST)
+    with pytest.raises(AirflowFailException) as failed:
+        run_deferred(sensor, context())
+    message = str(failed.value)
+    assert f"{WEB1}: FAILED at CONVERSION (Unsupported boot loader)" in message
+    assert DB not in message
+
+
+def test_optional_failed_server_only_warns(sim):
+    sim.control.fail_server(WEB2, "LAUNCH")
+    job_id = start([WEB1, WEB2])
+    sensor = DrsJobSensor(task_id="wait_for_launch", job_id=job_id, optional_server_ids=[WEB2], **FAST)
+    results = run_deferred(sensor, context())
+    assert (results[WEB1]["launch_status"], results[WEB2]["launch_status"]) == ("LAUNCHED", "FAILED")
+    assert results[WEB2]["failed_phase"] == "LAUNCH"
+
+
+def test_poke_mode_sensor(sim):
+    job_id = start([APP])
+    sensor = DrsJobSensor(task_id="wait_for_launch", job_id=job_id, deferrable=False, poke_interval=0.1,
+                          timeout=30, **FAST)
+    # Poke until done, as BaseSensorOperator.execute would (its loop needs the task runner).
+    ctx = context()
+    for _ in range(300):
+        value = sensor.poke(ctx)
+        if value:
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert value.xcom_value[APP]["launch_status"] == "LAUNCHED"
+    assert value.xcom_value[APP]["launched_at_source"] == "observed"
+
+
+def test_throttled_simulator_still_completes(sim):
+    sim.control.throttle("DescribeJobs", per_second=2, retry_after_seconds=1)
+    sim.control.throttle("DescribeJobLogItems", per_second=2, retry_after_seconds=1)
+    job_ids = [start([DB]), start([APP]), start([WEB1])]
+    events = run_together([DrsJobTrigger(job_ids=[j], **FAST) for j in job_ids])
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert all(next(iter(e["results"].values()))["launch_status"] == "LAUNCHED" for e in events)
+
+
+async def _first(trigger):
+    async for event in trigger.run():
+        return event.payload
+
+
+def run_together(triggers, timeout=60):
+    """Run triggers in one event loop, as one triggerer process does."""
+
+    async def gather():
+        return await asyncio.gather(*(_first(t) for t in triggers))
+
+    return asyncio.run(asyncio.wait_for(gather(), timeout))
+
+
+def test_concurrent_triggers_share_describe_jobs_calls(sim):
+    one = start([DB])
+    run_trigger(DrsJobTrigger(job_ids=[one], **FAST))
+    single = sim.control.calls()["DescribeJobs"]
+    sim.control.reset()
+    job_ids = [start([s]) for s in (DB, APP, WEB1, WEB2)]
+    run_together([DrsJobTrigger(job_ids=[j], **FAST) for j in job_ids])
+    # Four jobs cost about what one did, not four times as much.
+    assert sim.control.calls()["DescribeJobs"] <= 2 * single
+
+
+def test_retried_start_adopts_its_job(sim):
+    run_started = datetime.now(timezone.utc)
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB, APP], is_drill=True, **FAST)
+    first = op.execute(context(run_started))
+    retried = op.execute(context(run_started))  # the worker died after StartRecovery; Airflow retries
+    assert retried == first
+    assert sim.control.calls()["StartRecovery"] == 1
+
+
+def test_adoption_refuses_a_job_of_the_other_kind(sim):
+    run_started = datetime.now(timezone.utc)
+    start([DB], is_drill=False)
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
+    with pytest.raises(Exception, match="already in recovery job drsjob-"):
+        op.execute(context(run_started))
+    assert sim.control.calls()["StartRecovery"] == 1
+
+
+def test_start_and_wait_in_one_task(sim):
+    op = DrsStartRecoveryOperator(task_id="wave", source_server_ids=[WEB1, WEB2], wait_for_completion=True,
+                                  deferrable=True, **FAST)
+    ctx = context()
+    value = run_deferred(op, ctx)
+    assert value["job_id"] == ctx["ti"].xcom["job_id"]
+    assert {r["launch_status"] for r in value["results"].values()} == {"LAUNCHED"}
+    sync = DrsStartRecoveryOperator(task_id="wave", source_server_ids=[DB], wait_for_completion=True, **FAST)
+    assert sync.execute(context())["results"][DB]["launch_status"] == "LAUNCHED"
+
+
+def test_drill_cleanup_terminates_exactly_the_drill_instances(sim):
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+    ours, other = start([DB, APP]), start([WEB1])
+    for job_id in (ours, other):
+        run_trigger(DrsJobTrigger(job_ids=[job_id], **FAST))
+    cleanup = DrsTerminateRecoveryInstancesOperator(task_id="cleanup", job_ids=[ours], deferrable=True, **FAST)
+    terminated = run_deferred(cleanup, ctx := context())
+    assert sorted(t["source_server_id"] for t in terminated) == sorted([DB, APP])
+    assert ctx["ti"].xcom["terminated"] == terminated
+    ec2 = sim.client("ec2")
+    states = {i["InstanceId"]: i["State"]["Name"]
+              for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert {states[t["ec2_instance_id"]] for t in terminated} == {"terminated"}
+    (left,) = hook.describe_recovery_instances(source_server_ids=[WEB1])
+    assert states[left["ec2InstanceID"]] == "running"
+
+
+def test_cleanup_refuses_non_drill_instances(sim):
+    recovery = start([WEB2], is_drill=False)
+    run_trigger(DrsJobTrigger(job_ids=[recovery], **FAST))
+    cleanup = DrsTerminateRecoveryInstancesOperator(task_id="cleanup", job_ids=[recovery], **FAST)
+    with pytest.raises(DrsNotADrillInstance, match="not drill instances"):
+        cleanup.execute(context())
+    assert sim.control.calls().get("TerminateRecoveryInstances", 0) == 0
