@@ -16,7 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=4566, help="port to bind (default 4566)")
     serve.add_argument("--inventory", help="inventory YAML (default: the built-in reference environment)")
-    serve.add_argument("--time-scale", type=float, default=1.0,
+    serve.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                        help="multiply every simulated duration by X; X < 1 is faster (0.1 = ten times faster)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids, jitter and injected faults")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
