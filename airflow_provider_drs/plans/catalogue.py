@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from airflow_provider_drs.plans import model as m
-from airflow_provider_drs.plans.errors import ErrorCollector, PlanError, PlanValidationError, did_you_mean
+from airflow_provider_drs.plans.errors import ErrorCollector, PlanError, PlanValidationError, did_you_mean, format_path
 from airflow_provider_drs.plans.rules import SharedGroup, SharedGroups, check_plan
 from airflow_provider_drs.plans.structure import check_group_file, split_plan, yaml_type
 from airflow_provider_drs.plans.yaml_lines import YamlDocument, load_yaml
@@ -102,11 +102,11 @@ def load_catalogue(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> Ca
     files = find_files(paths)
     catalogue = Catalogue(files=files)
     docs = [_read(f) for f in files]
-    kinds = {d.file: (_kind(d) if not d.errors else None) for d in docs}
+    kinds = {d.file: (_kind(d) if isinstance(d.data, dict) else None) for d in docs}
     for doc in docs:
         catalogue.errors += doc.errors
     shared, errors = _shared_groups([d for d in docs if kinds[d.file] == "protection_groups"],
-                                    [d.file for d in docs if kinds[d.file] is None])
+                                    [d.file for d in docs if not isinstance(d.data, dict)])
     catalogue.errors += errors
     catalogue.protection_groups = {n: s.group for n, s in shared.groups.items() if s.group is not None}
     claimed: dict[str, tuple[str, str, int]] = {}  # dag id part -> (plan name, file, line)
@@ -116,7 +116,7 @@ def load_catalogue(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> Ca
         plan, errors = _check_plan_doc(doc, shared)
         errors += _claim_name(doc, claimed)
         catalogue.errors += errors
-        if plan is not None and not errors:
+        if plan is not None and not errors and not doc.errors:
             catalogue.plans[plan.name] = plan
     catalogue.errors.sort(key=lambda e: (files.index(e.file) if e.file in files else -1, e.line))
     return catalogue
@@ -132,8 +132,9 @@ def _claim_name(doc: YamlDocument, claimed: dict) -> list[PlanError]:
         claimed[key] = (name, doc.file, doc.lines.line(("plan",)))
         return []
     other, file, line = claimed[key]
-    same = "plan name" if other == name else f"DAG ids (plan '{other}' gives the same ids)"
-    return [PlanError(doc.file, doc.lines.line(("plan",)), "plan", f"duplicate {same} '{name}', first in {file}:{line}",
+    message = (f"duplicate plan name '{name}', first in {file}:{line}" if other == name else
+               f"plan '{name}' has the same DAG ids as plan '{other}' in {file}:{line}")
+    return [PlanError(doc.file, doc.lines.line(("plan",)), "plan", message,
                       "plan names are unique across all plan files; rename one of them")]
 
 
@@ -145,6 +146,9 @@ def _shared_groups(docs: list[YamlDocument], unreadable: list[str]) -> tuple[Sha
         groups = check_group_file(doc.data, col)
         for name, group in groups.items():
             line = col.line(("protection_groups", name))
+            prefix = format_path(("protection_groups", name))
+            if any(e.path == prefix or e.path.startswith(prefix + ".") for e in doc.errors):
+                group = None  # e.g. a duplicate YAML key inside it: we can't trust what we kept
             if name in shared.groups:
                 first = shared.groups[name]
                 col.add(("protection_groups", name), f"duplicate shared protection group '{name}', first in {first.file}:{first.line}",
@@ -186,16 +190,17 @@ def load_plan(path: str | os.PathLike, catalogue_paths: Iterable[str | os.PathLi
     path = os.fspath(path)
     others = [f for f in find_files(catalogue_paths or []) if os.path.abspath(f) != os.path.abspath(path)]
     docs = [_read(f) for f in others]
-    group_docs = [d for d in docs if not d.errors and _kind(d) == "protection_groups"]
-    shared, shared_errors = _shared_groups(group_docs, [d.file for d in docs if d.errors])
+    group_docs = [d for d in docs if isinstance(d.data, dict) and _kind(d) == "protection_groups"]
+    shared, shared_errors = _shared_groups(group_docs, [d.file for d in docs if not isinstance(d.data, dict)])
+    shared_errors += [e for d in group_docs for e in d.errors]
     doc = _read(path)
-    kind = _kind(doc) if not doc.errors else None
+    kind = _kind(doc) if isinstance(doc.data, dict) else None
     if kind == "protection_groups":
         raise PlanValidationError([PlanError(path, 1, "kind", "this is a protection groups file, not a plan",
                                              "pass a plan file; groups files go in catalogue_paths")], path)
-    if doc.errors:
+    if kind is None:
         raise PlanValidationError(doc.errors, path)
     plan, errors = _check_plan_doc(doc, shared)
-    if errors:
-        raise PlanValidationError(errors + shared_errors, path)
+    if errors or doc.errors:
+        raise PlanValidationError(sorted(doc.errors + errors, key=lambda e: e.line) + shared_errors, path)
     return plan

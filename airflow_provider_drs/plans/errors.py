@@ -58,7 +58,7 @@ class PlanValidationError(DrsProviderError):
 
 def did_you_mean(word: object, choices: Iterable[str], what: str = "known") -> str:
     """A hint naming the closest choice, then all choices (short lists) so the fix is obvious."""
-    choices = sorted({c for c in choices if isinstance(c, str)})
+    choices = list(dict.fromkeys(c for c in choices if isinstance(c, str)))  # keep the file's order
     close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6) if choices else []
     parts = []
     if close:

@@ -74,7 +74,7 @@ def _inline_vs_shared(parts: PlanParts, shared: SharedGroups, col: ErrorCollecto
 def _wave_groups(parts, waves, first_index, shared, col) -> dict[str, m.ProtectionGroup]:
     used: dict[str, m.ProtectionGroup] = {}
     taken: dict[str, tuple[str, int]] = {}  # group -> (wave, line) that recovers it
-    known = set(parts.groups) | set(shared.groups)
+    known = list(parts.groups) + list(shared.groups)
     for i, wave in waves:
         for j, dep in enumerate(wave.depends_on):
             if dep not in first_index:
@@ -101,11 +101,19 @@ def _wave_groups(parts, waves, first_index, shared, col) -> dict[str, m.Protecti
                 continue
             taken[name] = (wave.name, col.line(loc))
             used[name] = group
-    for name in parts.groups:
-        if name not in taken and parts.groups[name] is not None:
+    # Groups named by structurally invalid waves count as used: one error per mistake is enough.
+    named = {g for i, w, _ in parts.waves if w is None for g in _raw_groups(parts.raw, i)}
+    for name in parts.groups if parts.waves else ():
+        if name not in taken and name not in named and parts.groups[name] is not None:
             col.add(("protection_groups", name), f"protection group '{name}' is not used by any wave",
                     "its servers would never be recovered; add it to a wave or remove it")
     return used
+
+
+def _raw_groups(raw: dict, index: int) -> list:
+    wave = raw["waves"][index]
+    groups = wave.get("protection_groups") if isinstance(wave, dict) else None
+    return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
 
 
 def _resolve_group(name, parts, shared, loc, known, col) -> m.ProtectionGroup | None:

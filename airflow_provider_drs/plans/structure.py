@@ -7,6 +7,7 @@ other piece: the author sees all problems in one CI run instead of one layer per
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -97,11 +98,12 @@ def _describe(err: dict, model: type[BaseModel], loc: tuple) -> tuple[str, str |
         expected = re.findall(r"'([^']*)'|(\d+)", ctx.get("expected", ""))
         choices = [a or b for a, b in expected]
         if loc[-2:] == ("recovery", "approval"):
-            return (f"recovery.approval must be 'required', not {value!r}: a recovery can never run unapproved",
+            return (f"must be 'required', not {value!r}: a recovery can never run unapproved",
                     "remove the key or set 'approval: required'; drills need no approval")
         if key == "version":
             return f"unsupported version {value!r}", "this release reads 'version: 1'"
-        return f"must be one of {', '.join(choices)}; got {value!r}", did_you_mean(value, choices, "choices")
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        return f"must be one of {', '.join(choices)}; got {value!r}", (f"did you mean '{close[0]}'?" if close else None)
     if kind == "string_pattern_mismatch":
         text = _PATTERN_TEXT.get(ctx.get("pattern"))
         if text:

@@ -15,6 +15,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from airflow_provider_drs.plans.errors import ErrorCollector, PlanError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same safety, ~10x faster composing
+_PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _MAX_DEPTH = 64  # plans are shallow; this stops recursive aliases (&a [*a]) from looping
 
 
@@ -74,6 +75,9 @@ def _build(node, loc: tuple, lines: Lines, col: ErrorCollector, loader, depth: i
         return None
     if isinstance(node, ScalarNode):
         return loader.construct_object(node)  # SafeConstructor: plain types only, no python/* tags
+    if not isinstance(node, ScalarNode) and node.tag not in _PLAIN_TAGS:
+        col.add(loc, f"unsupported YAML tag {node.tag}", "plans hold plain mappings, lists and values only")
+        return None
     if isinstance(node, SequenceNode):
         out_list = []
         for i, item in enumerate(node.value):

@@ -1,0 +1,155 @@
+"""`drs-plan`: check, draw and describe recovery plans. Made to run in CI on every pull request.
+
+Exit codes: 0 success, 1 invalid plans, 2 usage errors (bad arguments, missing paths).
+Each subcommand is a (name, add_arguments, run) entry in COMMANDS; a new one (discover,
+iam-policy, report, ...) is added by appending to that list, possibly from its own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, NamedTuple
+
+from airflow_provider_drs.plans import (
+    PlanValidationError,
+    load_catalogue,
+    load_plan,
+    mermaid,
+    plan_json_schema,
+    text_tree,
+)
+
+DEFAULT_PLANS_DIR = os.path.join("dags", "plans")
+
+
+class Command(NamedTuple):
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad invocation (exit 2), as opposed to invalid plans (exit 1)."""
+
+
+def _summary(plan) -> str:
+    servers = len(plan.static_servers())
+    tags = plan.tag_group_count()
+    tag_text = f" ({tags} tag group{'s' if tags != 1 else ''})" if tags else ""
+    return (f"ok {plan.name}: {len(plan.waves)} wave{'s' if len(plan.waves) != 1 else ''}, "
+            f"{servers} server{'s' if servers != 1 else ''}{tag_text}, rto {plan.rto_minutes} min"
+            f" -> {plan.dag_id('drill')}, {plan.dag_id('recovery')}")
+
+
+def _validate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="plan files, protection-group files or folders")
+    parser.add_argument("--format", choices=("text", "github", "json"), default="text",
+                        help="github: workflow annotations on the pull request; json: machine-readable")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        catalogue = load_catalogue(args.paths)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    if not catalogue.files:
+        raise UsageError(f"no *.yaml or *.yml files under {', '.join(args.paths)}")
+    if args.format == "json":
+        print(json.dumps({
+            "ok": catalogue.ok,
+            "plans": {name: {"file": p.source_file, "waves": len(p.waves), "dag_ids": [p.dag_id("drill"), p.dag_id("recovery")]}
+                      for name, p in catalogue.plans.items()},
+            "errors": [e.__dict__ for e in catalogue.errors],
+        }, indent=2))
+        return 0 if catalogue.ok else 1
+    for error in catalogue.errors:
+        if args.format == "github":
+            text = f"{error.path}: {error.message}" if error.path else error.message
+            text += f" (hint: {error.hint})" if error.hint else ""
+            print(f"::error file={error.file},line={error.line}::{text}")
+        print(error)
+    for plan in catalogue.plans.values():
+        print(_summary(plan))
+    if catalogue.errors:
+        files = catalogue.invalid_files
+        print(f"{len(catalogue.errors)} error(s) in {len(files)} file(s); plans in those files will not become DAGs",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _graph_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", metavar="PLAN", help="a plan file, or a plan name found under --plans")
+    parser.add_argument("--plans", default=DEFAULT_PLANS_DIR, metavar="DIR",
+                        help=f"folder with plans and shared protection groups (default: {DEFAULT_PLANS_DIR})")
+    parser.add_argument("--format", choices=("mermaid", "text"), default="mermaid")
+
+
+def _graph(args: argparse.Namespace) -> int:
+    if os.path.isfile(args.plan):
+        folder = os.path.dirname(args.plan) or "."
+        try:
+            plan = load_plan(args.plan, [folder])
+        except PlanValidationError as exc:
+            for error in exc.errors:
+                print(error)
+            return 1
+    else:
+        if not os.path.isdir(args.plans):
+            raise UsageError(f"{args.plan} is not a file, and there is no plans folder {args.plans}")
+        catalogue = load_catalogue(args.plans)
+        plan = catalogue.plans.get(args.plan)
+        if plan is None:
+            errors = [e for e in catalogue.errors if os.path.splitext(os.path.basename(e.file))[0] == args.plan]
+            for error in errors:
+                print(error)
+            if errors:
+                return 1
+            known = ", ".join(sorted(catalogue.plans)) or "none"
+            raise UsageError(f"no valid plan named {args.plan!r} under {args.plans} (valid plans: {known})")
+    print(mermaid(plan) if args.format == "mermaid" else text_tree(plan), end="")
+    return 0
+
+
+def _schema_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--indent", type=int, default=2)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(plan_json_schema(), indent=args.indent, sort_keys=False))
+    return 0
+
+
+COMMANDS: list[Command] = [
+    Command("validate", "check plans; print every error as FILE:LINE: path: message", _validate_args, _validate),
+    Command("graph", "print a plan's wave graph (Mermaid, or an indented tree)", _graph_args, _graph),
+    Command("schema", "print the JSON Schema of plan files", _schema_args, _schema),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drs-plan", description="Check, draw and describe DRS recovery plans.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on bad arguments
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        print(f"drs-plan: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
