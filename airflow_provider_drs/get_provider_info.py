@@ -17,19 +17,32 @@ def get_provider_info() -> dict:
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "external-doc-url": "https://docs.aws.amazon.com/drs/latest/userguide/what-is-drs.html",
                 "tags": ["aws"],
-            }
+            },
+            {
+                "integration-name": "AWS Systems Manager Automation",
+                "external-doc-url": "https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-automation.html",
+                "tags": ["aws"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.hooks.drs"],
-            }
+            },
+            {
+                "integration-name": "AWS Systems Manager Automation",
+                "python-modules": ["airflow_provider_drs.hooks.ssm_automation"],
+            },
         ],
         "operators": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.operators.drs"],
-            }
+            },
+            {
+                "integration-name": "AWS Systems Manager Automation",
+                "python-modules": ["airflow_provider_drs.operators.ssm_automation"],
+            },
         ],
         "sensors": [
             {
@@ -41,7 +54,11 @@ def get_provider_info() -> dict:
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.triggers.drs"],
-            }
+            },
+            {
+                "integration-name": "AWS Systems Manager Automation",
+                "python-modules": ["airflow_provider_drs.triggers.ssm_automation"],
+            },
         ],
         "extra-links": [
             "airflow_provider_drs.links.drs.DrsJobLink",

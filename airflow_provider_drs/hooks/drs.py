@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_provider_drs.exceptions import (
@@ -19,7 +18,7 @@ from airflow_provider_drs.exceptions import (
     DrsServerInActiveJob,
 )
 from airflow_provider_drs.hooks.drs_results import fold_job
-from airflow_provider_drs.hooks.retry import DEFAULT_MAX_ATTEMPTS, default_retry_config, register_retry_after
+from airflow_provider_drs.hooks.retry import RetryAfterMixin
 
 # Quota L-B827C881 "max source servers in a single Drill or Recovery job": 100 by default, while
 # the StartRecovery API itself accepts 200. Raise it here only after raising the quota.
@@ -48,7 +47,7 @@ def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-class DrsHook(AwsBaseHook):
+class DrsHook(RetryAfterMixin, AwsBaseHook):
     """
     Interact with AWS Elastic Disaster Recovery (DRS).
 
@@ -67,19 +66,6 @@ class DrsHook(AwsBaseHook):
         self.max_servers_per_job = max_servers_per_job
 
     # --- client plumbing -------------------------------------------------------------------------
-    @property
-    def config(self) -> Config:
-        config = super().config
-        if not getattr(config, "retries", None):
-            config = config.merge(default_retry_config())
-        return config
-
-    def get_session(self, region_name: str | None = None, deferrable: bool = False):
-        session = super().get_session(region_name=region_name, deferrable=deferrable)
-        attempts = (self.config.retries or {}).get("max_attempts", DEFAULT_MAX_ATTEMPTS)
-        register_retry_after(session, "drs", attempts)
-        return session
-
     @asynccontextmanager
     async def async_client(self):
         """An aiobotocore DRS client, for triggers: ``async with hook.async_client() as client``."""

@@ -26,6 +26,36 @@ def default_retry_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     return Config(retries={"mode": "standard", "max_attempts": max_attempts})
 
 
+def total_attempts(config: Config) -> int:
+    """Total tries of one call (first try included) under a botocore retry configuration.
+
+    botocore's ``max_attempts`` counts retries, ``total_max_attempts`` counts the first try too.
+    """
+    retries = getattr(config, "retries", None) or {}
+    if retries.get("total_max_attempts"):
+        return int(retries["total_max_attempts"])
+    return int(retries.get("max_attempts", DEFAULT_MAX_ATTEMPTS)) + 1
+
+
+class RetryAfterMixin:
+    """For AwsBaseHook subclasses: standard retries by default, and Retry-After honoured.
+
+    The connection's own ``retries`` setting, when it has one, wins over the default.
+    """
+
+    @property
+    def config(self) -> Config:
+        config = super().config  # type: ignore[misc]
+        if not getattr(config, "retries", None):
+            config = config.merge(default_retry_config())
+        return config
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False):
+        session = super().get_session(region_name=region_name, deferrable=deferrable)  # type: ignore[misc]
+        register_retry_after(session, self.client_type, total_attempts(self.config))  # type: ignore[attr-defined]
+        return session
+
+
 def retry_after_seconds(http_response: Any) -> float | None:
     """The Retry-After header of a response, in seconds, or None."""
     headers = getattr(http_response, "headers", None) or {}

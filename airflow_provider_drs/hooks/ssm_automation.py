@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -29,7 +28,7 @@ from botocore.exceptions import (
 )
 
 from airflow_provider_drs.exceptions import SsmAutomationFailed
-from airflow_provider_drs.hooks.retry import DEFAULT_MAX_ATTEMPTS, default_retry_config, register_retry_after
+from airflow_provider_drs.hooks.retry import RetryAfterMixin
 
 # AutomationExecutionStatus (botocore ssm 2014-11-06). Terminal statuses that mean success:
 SUCCESS_STATUSES = frozenset({"Success", "CompletedWithSuccess"})
@@ -106,8 +105,14 @@ def normalize_parameters(parameters: Mapping[str, Any] | None) -> dict[str, list
 
     Scalars become one-element lists, lists and tuples become lists of strings, booleans become
     ``"true"``/``"false"``, numbers their ``str``, mappings (StringMap parameters) JSON. A ``None``
-    value drops the parameter so that the runbook's default applies.
+    value drops the parameter so that the runbook's default applies. A JSON object given as a
+    string (a whole templated mapping, rendered without native objects) is decoded first.
     """
+    if isinstance(parameters, str):  # a whole templated mapping renders to its JSON text
+        try:
+            parameters = json.loads(parameters) if parameters.strip() else None
+        except ValueError:
+            pass
     if not parameters:
         return {}
     if not isinstance(parameters, Mapping):
@@ -191,7 +196,7 @@ def automation_event(
     }
 
 
-class SsmAutomationHook(AwsBaseHook):
+class SsmAutomationHook(RetryAfterMixin, AwsBaseHook):
     """
     Interact with AWS Systems Manager Automation (runbooks).
 
@@ -207,20 +212,6 @@ class SsmAutomationHook(AwsBaseHook):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "ssm"
         super().__init__(*args, **kwargs)
-
-    # --- client plumbing -------------------------------------------------------------------------
-    @property
-    def config(self) -> Config:
-        config = super().config
-        if not getattr(config, "retries", None):
-            config = config.merge(default_retry_config())
-        return config
-
-    def get_session(self, region_name: str | None = None, deferrable: bool = False):
-        session = super().get_session(region_name=region_name, deferrable=deferrable)
-        attempts = (self.config.retries or {}).get("max_attempts", DEFAULT_MAX_ATTEMPTS)
-        register_retry_after(session, "ssm", attempts)
-        return session
 
     # --- calls -----------------------------------------------------------------------------------
     def start_automation_execution(

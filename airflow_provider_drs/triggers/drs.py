@@ -96,26 +96,30 @@ class DrsJobTrigger(BaseTrigger):
         yield TriggerEvent(self._event("success", f"DRS jobs completed: {', '.join(self.job_ids)}", jobs, results))
 
     async def _final_read(self, poller: JobPoller, watched: list) -> dict[str, Any]:
-        jobs: dict[str, Any] = {}
-        async with poller.hook.async_client() as client:
-            for w in watched:
-                for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
-                    try:
-                        results = await poller.hook.get_job_results_async(w.job, w.observed_launched, client)
-                        break
-                    except (ClientError, BotoCoreError, OSError):
-                        if attempt == FINAL_READ_ATTEMPTS:
-                            raise
-                        await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
-                jobs[w.job_id] = {
-                    "status": w.job.get("status"),
-                    "type": w.job.get("type"),
-                    "initiated_by": w.job.get("initiatedBy"),
-                    "creation_date_time": w.job.get("creationDateTime"),
-                    "end_date_time": w.job.get("endDateTime"),
-                    "results": results,
-                }
-        return jobs
+        if poller.client is None:  # the poller's client is gone: read with one of our own
+            async with poller.hook.async_client() as client:
+                return {w.job_id: await self._read_job(poller.hook, w, client) for w in watched}
+        return {w.job_id: await self._read_job(poller.hook, w, poller.client) for w in watched}
+
+    async def _read_job(self, hook: Any, watched: Any, client: Any) -> dict[str, Any]:
+        """One job's summary and per-server results, retried on transient errors."""
+        for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
+            try:
+                results = await hook.get_job_results_async(watched.job, watched.observed_launched, client)
+                break
+            except (ClientError, BotoCoreError, OSError):
+                if attempt == FINAL_READ_ATTEMPTS:
+                    raise
+                await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
+        job = watched.job
+        return {
+            "status": job.get("status"),
+            "type": job.get("type"),
+            "initiated_by": job.get("initiatedBy"),
+            "creation_date_time": job.get("creationDateTime"),
+            "end_date_time": job.get("endDateTime"),
+            "results": results,
+        }
 
     def _event(self, status: str, message: str, jobs: dict | None = None, results: dict | None = None) -> dict:
         return {

@@ -10,8 +10,10 @@ Adaptive interval (per job, bounded by its trigger's min and max):
   20-minute conversion is polled every 30 s, a 10-second one every second or two);
 - once any server has started launching (LAUNCH_START in the job log, or a server already
   LAUNCHED/FAILED), poll at the minimum so completion is noticed within about that long.
-The launch phase shows only in the job log, so a job in its slow phase also has its log read, at
-the slow cadence, one call per job. Triggers never change anything in AWS.
+The launch phase shows only in the job log, so jobs in their slow phase also have their log read,
+oldest first, a couple per polling round: as soon as one is launching, the poller ticks fast and
+every job rides along. Both call rates are thus bounded per poller, whatever the number of jobs.
+Triggers never change anything in AWS.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ FATAL_ERROR_CODES = frozenset(
 )
 # DescribeJobs may not list a job for a moment right after StartRecovery.
 MISSING_JOB_TOLERANCE = 3
+# Job log reads (one call per job) allowed per polling round, across all watched jobs.
+LOG_CHECKS_PER_TICK = 2
 
 
 @dataclass
@@ -117,7 +121,9 @@ class JobPoller:
         try:
             async with self.hook.async_client() as client:
                 self.client = client
-                while self._active_jobs():
+                # Stay up while any trigger still holds a job: finished ones read their results
+                # through this client, and one client is far cheaper than one per trigger.
+                while self.jobs:
                     await self._tick(client)
                     await self._sleep_until_due()
         except Exception as error:  # the client itself failed: every watcher must hear of it
@@ -125,7 +131,7 @@ class JobPoller:
                 watched.finish(f"DRS job poller failed: {error!r}")
         finally:
             self.client = None
-            if JobPoller._registry.get(self.key) is self and not self._active_jobs():
+            if JobPoller._registry.get(self.key) is self and not self.jobs:
                 del JobPoller._registry[self.key]
 
     def _active_jobs(self) -> list[WatchedJob]:
@@ -133,9 +139,7 @@ class JobPoller:
 
     async def _sleep_until_due(self) -> None:
         active = self._active_jobs()
-        if not active:
-            return
-        delay = max(0.0, min(w.next_due for w in active) - time.monotonic())
+        delay = max(0.0, min(w.next_due for w in active) - time.monotonic()) if active else None
         self._wakeup.clear()
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
@@ -182,11 +186,18 @@ class JobPoller:
         watched.next_due = now + watched.policy.interval(watched, now)
 
     async def _check_launch_phase(self, client: Any, now: float) -> None:
-        """Read the log of jobs still converting, at the slow cadence, to spot LAUNCH_START."""
-        for watched in self._active_jobs():
-            job = watched.job or {}
-            if watched.launch_phase or job.get("status") != "STARTED" or watched.next_log_check > now:
-                continue
+        """Read the log of jobs still converting, to spot LAUNCH_START.
+
+        At most LOG_CHECKS_PER_TICK jobs a tick, oldest first (they are nearest to launching): once
+        any watched job is launching the poller ticks fast and every job rides along, so these
+        reads need not grow with the number of jobs.
+        """
+        candidates = sorted(
+            (w for w in self._active_jobs()
+             if not w.launch_phase and (w.job or {}).get("status") == "STARTED" and w.next_log_check <= now),
+            key=lambda w: w.registered_at,
+        )
+        for watched in candidates[:LOG_CHECKS_PER_TICK]:
             watched.next_log_check = now + watched.policy.interval(watched, now)
             try:
                 items = await self.hook.get_job_log_items_async(watched.job_id, client)

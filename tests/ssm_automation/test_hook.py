@@ -82,11 +82,21 @@ def test_normalize_parameters_drops_none_and_accepts_empty():
     assert normalize_parameters({"AutomationAssumeRole": None, "X": ["a", None]}) == {"X": ["a"]}
 
 
+def test_normalize_parameters_decodes_a_rendered_json_mapping():
+    assert normalize_parameters('{"InstanceId": "i-1", "Force": true}') == {
+        "InstanceId": ["i-1"],
+        "Force": ["true"],
+    }
+    assert normalize_parameters("") == {}
+
+
 def test_normalize_parameters_names_the_bad_parameter():
     with pytest.raises(TypeError, match="'InstanceId'.*object"):
         normalize_parameters({"InstanceId": object()})
     with pytest.raises(TypeError, match="mapping of parameter name"):
         normalize_parameters(["InstanceId", "i-1"])
+    with pytest.raises(TypeError, match="mapping of parameter name"):
+        normalize_parameters("InstanceId=i-1")
 
 
 # --- failure_summary / automation_event ----------------------------------------------------------
@@ -285,3 +295,18 @@ def test_wait_times_out_with_a_message_saying_what_to_do(hook):
         with pytest.raises(SsmAutomationFailed, match=rf"{EXECUTION_ID} is still InProgress after 3 polls"):
             hook.wait_for_automation_execution(EXECUTION_ID, poll_interval=0, max_attempts=3)
         stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("retries", "expected"),
+    [
+        (None, 11),  # the hook's default: 10 retries after the first try
+        ({"mode": "standard", "max_attempts": 2}, 3),
+        ({"mode": "standard", "total_max_attempts": 1}, 1),
+    ],
+)
+def test_total_attempts_counts_the_first_try(retries, expected):
+    from airflow_provider_drs.hooks.retry import total_attempts
+
+    hook = SsmAutomationHook(aws_conn_id="aws_test", config={"retries": retries} if retries else None)
+    assert total_attempts(hook.config) == expected
