@@ -155,3 +155,15 @@ def describe_failure(result: Mapping[str, Any]) -> str:
     if result.get("raw_error"):
         text += f" ({result['raw_error']})"
     return text
+
+
+def job_summary(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a DescribeJobs Job that reports need, in the trigger event's spelling."""
+    return {
+        "job_id": job.get("jobID"),
+        "status": job.get("status"),
+        "type": job.get("type"),
+        "initiated_by": job.get("initiatedBy"),
+        "creation_date_time": job.get("creationDateTime"),
+        "end_date_time": job.get("endDateTime"),
+    }

@@ -156,7 +156,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         return {"job_id": job_id, "results": results}
 
     def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:
-        since = _run_started_at(context)
+        since = run_started_at(context)
         job = self.hook.find_active_launch_job(server_ids, since)
         if job is None:
             return None
@@ -176,16 +176,16 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         return job
 
 
-def _run_started_at(context: Context) -> datetime:
-    """When this DAG run started: jobs created since then belong to it. A little slack covers
-    clock skew between the scheduler and AWS."""
+def run_started_at(context: Context) -> datetime:
+    """When this DAG run started: LAUNCH jobs created since then belong to it. No slack is added:
+    the previous run's jobs, a few seconds older, must never be adopted."""
     dag_run = context.get("dag_run")
     started = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
     if started is None:
         started = datetime.now(timezone.utc)
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
-    return started - timedelta(minutes=2)
+    return started
 
 
 class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):

@@ -12,7 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, PokeReturnValue
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import describe_failure, failed_servers
+from airflow_provider_drs.hooks.drs_results import describe_failure, failed_servers, job_summary
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
@@ -132,15 +132,22 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         if job.get("status") != "COMPLETED":
             return False
         results = self.hook.get_job_results(self.job_id, self._observed_launched)
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, results))
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, job_summary(job), results))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         if not event or event.get("status") != "success":
             message = (event or {}).get("message", "no event")
             raise AirflowException(f"Waiting for DRS job {self.job_id} failed: {message}")
-        return self._finish(context, event["results"])
+        job = (event.get("jobs") or {}).get(self.job_id, {})
+        return self._finish(context, {"job_id": self.job_id, **{k: v for k, v in job.items() if k != "results"}},
+                            event["results"])
 
-    def _finish(self, context: Context, results: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, context: Context, job: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+        # Pushed before judging: a failed wave's report still shows each server's fate.
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key="job", value=job)
+            ti.xcom_push(key="results", value=results)
         persist_instance_link(self, context, results)
         judge_results(self, [self.job_id], results, as_id_list(self.optional_server_ids))
         return results

@@ -9,6 +9,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_drs.hooks.drs_results import job_summary
 from airflow_provider_drs.triggers.drs_poller import JobPoller, PollingPolicy
 
 # The final read (log items + recovery instances) is retried this often before giving up.
@@ -111,15 +113,7 @@ class DrsJobTrigger(BaseTrigger):
                 if attempt == FINAL_READ_ATTEMPTS:
                     raise
                 await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
-        job = watched.job
-        return {
-            "status": job.get("status"),
-            "type": job.get("type"),
-            "initiated_by": job.get("initiatedBy"),
-            "creation_date_time": job.get("creationDateTime"),
-            "end_date_time": job.get("endDateTime"),
-            "results": results,
-        }
+        return {**job_summary(watched.job), "results": results}
 
     def _event(self, status: str, message: str, jobs: dict | None = None, results: dict | None = None) -> dict:
         return {

@@ -1,0 +1,93 @@
+"""Pre and post wave actions: SSM Automation, SSM Run Command and approvals.
+
+Parameters may hold plan references (`{{ instance:s-... }}`, `{{ ssm:/p }}`, `{{ cfn:S.O }}`),
+which are not Jinja: the fields holding them are kept out of Airflow templating and resolved when
+the task runs, against this run's wave results and AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.ssm import SsmRunCommandOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from airflow_provider_drs.hooks.references import AwsReferenceResolver
+from airflow_provider_drs.operators.ssm_automation import SsmStartAutomationOperator
+from airflow_provider_drs.plans import Action, parse_references, render_value
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+
+
+def instance_servers(value: Any) -> set[str]:
+    """Server ids named by `{{ instance:... }}` anywhere in a nested value."""
+    if isinstance(value, str):
+        return {r.value for r in parse_references(value) if r.kind == "instance"}
+    if isinstance(value, Mapping):
+        return set().union(*(instance_servers(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(instance_servers(v) for v in value)) if value else set()
+    return set()
+
+
+def resolve_references(task: Any, context: Context, value: Any) -> Any:
+    """Substitute every reference in ``value``, reading instance ids from the waves' results."""
+    instances = {}
+    for server_id in instance_servers(value):
+        wave = task.server_waves.get(server_id)
+        results = context["ti"].xcom_pull(task_ids=f"{wave}.wait_for_launch", key="results") if wave else None
+        instances[server_id] = ((results or {}).get(server_id) or {}).get("ec2_instance_id")
+    resolver = AwsReferenceResolver(task.aws_conn_id, task.region_name, instances)
+    return render_value(value, resolver)
+
+
+class PlanSsmAutomationOperator(SsmStartAutomationOperator):
+    """SsmStartAutomationOperator whose parameters may hold plan references."""
+
+    template_fields = tuple(f for f in SsmStartAutomationOperator.template_fields if f != "parameters")
+
+    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.server_waves = dict(server_waves)
+
+    def execute(self, context: Context) -> Any:
+        self.parameters = resolve_references(self, context, self.parameters)
+        return super().execute(context)
+
+
+class PlanSsmRunCommandOperator(SsmRunCommandOperator):
+    """The Amazon provider's Run Command operator, with plan references in its arguments."""
+
+    template_fields = tuple(f for f in SsmRunCommandOperator.template_fields if f != "run_command_kwargs")
+
+    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.server_waves = dict(server_waves)
+
+    def execute(self, context: Context) -> Any:
+        self.run_command_kwargs = resolve_references(self, context, self.run_command_kwargs)
+        return super().execute(context)
+
+
+def action_task(action: Action, task_id: str, plan_conn: Mapping[str, Any],
+                server_waves: Mapping[str, str], poll_interval: float) -> BaseOperator:
+    """The Airflow task for one plan action."""
+    spec = action.spec
+    if action.kind == "approval":
+        return ApprovalOperator(task_id=task_id, subject=spec.subject, body=spec.body)
+    if action.kind == "ssm_automation":
+        return PlanSsmAutomationOperator(
+            task_id=task_id, document_name=spec.document, parameters=dict(spec.parameters),
+            server_waves=server_waves, deferrable=True, poll_interval=poll_interval, **plan_conn,
+        )
+    kwargs: dict[str, Any] = {"Parameters": dict(spec.parameters)}
+    if spec.instance_ids:
+        kwargs["InstanceIds"] = list(spec.instance_ids)
+    else:
+        kwargs["Targets"] = [{"Key": t.Key, "Values": list(t.Values)} for t in spec.targets]
+    return PlanSsmRunCommandOperator(
+        task_id=task_id, document_name=spec.document, run_command_kwargs=kwargs, server_waves=server_waves,
+        waiter_delay=max(1, int(poll_interval)), **plan_conn,
+    )

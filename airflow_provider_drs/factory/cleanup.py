@@ -1,0 +1,68 @@
+"""The drill's cleanup task: terminate every drill instance this run launched, whatever happened.
+
+The job ids come from the waves' start_recovery XComs; a wave whose start task died before it
+could record its job is covered by looking the job up in DRS (same rule as adoption: a LAUNCH drill
+job since the run started, for exactly that wave's servers). Launch jobs still running are waited
+for first, so no instance appears after the cleanup has looked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator, run_started_at
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+LAUNCH_JOB_WAIT_SECONDS = 3 * 3600
+
+
+class DrillCleanupOperator(DrsTerminateRecoveryInstancesOperator):
+    """Terminate the drill instances of this DAG run's waves (never a non-drill instance)."""
+
+    ui_color = "#d4a5a5"
+
+    def __init__(self, *, wave_names: Sequence[str], preflight_task_id: str = "preflight", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.wave_names = list(wave_names)
+        self.preflight_task_id = preflight_task_id
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        self.job_ids = self._launch_jobs(context)
+        self.log.info("drs.cleanup launch_jobs=%s", ",".join(self.job_ids) or "none")
+        self._wait_for_launch_jobs(self.job_ids)
+        return super().execute(context)
+
+    def _launch_jobs(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        resolved = ti.xcom_pull(task_ids=self.preflight_task_id) or {}
+        since = run_started_at(context)
+        job_ids = []
+        for wave in self.wave_names:
+            job_id = ti.xcom_pull(task_ids=f"{wave}.start_recovery")
+            if isinstance(job_id, dict):  # a one-task wave returns {"job_id", "results"}
+                job_id = job_id.get("job_id")
+            if not job_id and resolved.get(wave):
+                job = self.hook.find_active_launch_job(resolved[wave], since)
+                if job and job.get("initiatedBy") == "START_DRILL":
+                    self.log.warning("drs.cleanup wave=%s found unrecorded job_id=%s", wave, job["jobID"])
+                    job_id = job["jobID"]
+            if job_id:
+                job_ids.append(job_id)
+        return job_ids
+
+    def _wait_for_launch_jobs(self, job_ids: list[str]) -> None:
+        deadline = time.monotonic() + LAUNCH_JOB_WAIT_SECONDS
+        while job_ids:
+            running = [j for j, job in self.hook.describe_jobs(job_ids).items() if job.get("status") != "COMPLETED"]
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                self.log.error("drs.cleanup launch jobs still running after %d s: %s", LAUNCH_JOB_WAIT_SECONDS,
+                               ",".join(running))
+                return
+            self.log.info("drs.cleanup waiting for launch jobs to complete: %s", ",".join(running))
+            time.sleep(self.min_poll_interval)

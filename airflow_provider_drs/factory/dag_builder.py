@@ -1,0 +1,138 @@
+"""One validated plan -> its drill DAG and its recovery DAG.
+
+Drill:    preflight -> waves -> cleanup -> report           (+ verdict, fails a failed run)
+Recovery: approve -> preflight -> waves -> report            (+ verdict)
+Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
+actions; group edges follow depends_on, so independent waves run in parallel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.configuration import conf
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, TaskGroup, chain
+
+from airflow_provider_drs.factory.actions import action_task
+from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
+from airflow_provider_drs.factory.docs import plan_doc_md
+from airflow_provider_drs.factory.preflight import PlanPreflightOperator
+from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
+from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
+from airflow_provider_drs.plans import Plan, WaveGraph
+from airflow_provider_drs.sensors.drs import DrsJobSensor
+
+START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+CLEANUP_TRIGGER = {"always": "all_done", "on_success": "all_success"}
+
+
+def polling() -> dict[str, float]:
+    """Sensor polling bounds, from Airflow config ``[drs]`` (env AIRFLOW__DRS__MIN_POLL_INTERVAL...)."""
+    return {
+        "min_poll_interval": conf.getfloat("drs", "min_poll_interval", fallback=2.0),
+        "max_poll_interval": conf.getfloat("drs", "max_poll_interval", fallback=30.0),
+    }
+
+
+def build_dags(plan: Plan) -> list[DAG]:
+    return [build_dag(plan, "drill"), build_dag(plan, "recovery")]
+
+
+def build_dag(plan: Plan, mode: str) -> DAG:
+    graph = WaveGraph(plan)
+    conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
+    drill = mode == "drill"
+    with DAG(
+        dag_id=plan.dag_id(mode),
+        description=(plan.description or f"DRS {mode} of plan {plan.name}")[:200],
+        schedule=plan.drill.schedule if drill else None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # two runs of one plan would fight over the same servers
+        tags=["drs", mode, f"plan:{plan.name}"],
+        doc_md=plan_doc_md(plan, mode),
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    ) as dag:
+        first: list[Any] = []
+        if not drill:
+            first.append(ApprovalOperator(
+                task_id="approve", subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
+                body=_approval_body(plan), retries=0,
+            ))
+        preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan), **conn)
+        chain(*first, preflight)
+
+        groups = {name: _wave_group(plan, name, drill, conn) for name in graph.order}
+        for name, (group_start, group_end) in groups.items():
+            wave = plan.wave(name)
+            if not wave.depends_on:
+                preflight >> group_start
+            for upstream in wave.depends_on:
+                groups[upstream][1] >> group_start
+        ends = [end for _, end in groups.values()]
+
+        waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional)}
+                      for w in plan.waves]
+        plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
+                     "region": plan.region}
+        cleanup = None
+        if drill and plan.drill.cleanup != "never":
+            cleanup = DrillCleanupOperator(
+                task_id="cleanup", wave_names=graph.order, trigger_rule=CLEANUP_TRIGGER[plan.drill.cleanup],
+                deferrable=True, **polling(), **conn,
+            )
+            [preflight, *ends] >> cleanup
+        report = PlanReportOperator(
+            task_id="report", plan=plan_info, waves=waves_info, mode=mode, trigger_rule="all_done",
+            cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id="cleanup" if cleanup else None,
+        )
+        [*first, preflight, *ends] >> report
+        if cleanup:
+            cleanup >> report
+        verdict = PythonOperator(task_id="verdict", python_callable=fail_the_run, trigger_rule="one_failed", retries=0)
+        [*first, preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
+    return dag
+
+
+def _wave_specs(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {w.name: {"servers": w.static_servers(plan), "tag_groups": w.tag_selectors(plan)} for w in plan.waves}
+
+
+def _server_waves(plan: Plan) -> dict[str, str]:
+    return {server: wave.name for wave in plan.waves for server in wave.static_servers(plan)}
+
+
+def _approval_body(plan: Plan) -> str:
+    lines = [f"Plan **{plan.name}**: {plan.description}", "", f"RTO target {plan.rto_minutes} min.", ""]
+    for name in WaveGraph(plan).order:
+        wave = plan.wave(name)
+        servers = wave.static_servers(plan) + [f"tags {t}" for t in wave.tag_selectors(plan).values()]
+        lines.append(f"- wave **{name}**: {', '.join(servers)}")
+    return "\n".join(lines)
+
+
+def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any]) -> tuple[Any, Any]:
+    """Build one wave's TaskGroup; return its first and last task."""
+    wave = plan.wave(name)
+    server_waves = _server_waves(plan)
+    poll = polling()
+    with TaskGroup(group_id=name, tooltip=f"wave {name}") as group:
+        pre = [action_task(a, f"pre_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
+               for i, a in enumerate(wave.pre, 1)]
+        start = DrsStartRecoveryOperator(
+            task_id="start_recovery",
+            source_server_ids=f"{{{{ ti.xcom_pull(task_ids='preflight')['{name}'] | tojson }}}}",
+            is_drill=drill, max_servers_per_job=100, **poll, **conn,
+        )
+        wait = DrsJobSensor(
+            task_id="wait_for_launch", job_id=f"{{{{ ti.xcom_pull(task_ids='{name}.start_recovery') }}}}",
+            optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **conn,
+        )
+        post = [action_task(a, f"post_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
+                for i, a in enumerate(wave.post, 1)]
+        chain(*pre, start, wait, *post)
+    del group
+    return (pre or [start])[0], (post or [wait])[-1]

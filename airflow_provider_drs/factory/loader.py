@@ -1,0 +1,57 @@
+"""Load a folder of plans into Airflow DAGs, for the two-line file in the dags folder.
+
+A plan that fails validation never becomes a DAG, and must not take the others down. Airflow
+reports import errors per Python file, so the loader first builds the DAGs of every valid plan
+(each inside ``with DAG(...)``, which registers it with Airflow's DAG context), then raises one
+PlanImportError carrying the validator's messages of the invalid plan files only: Airflow shows
+that as the import error while the DAGs registered before it still load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.configuration import conf
+
+from airflow_provider_drs.exceptions import DrsProviderError
+from airflow_provider_drs.factory.dag_builder import build_dags
+from airflow_provider_drs.plans import load_catalogue
+
+
+class PlanImportError(DrsProviderError):
+    """Some plan files are invalid; their DAGs were not built (the other plans' DAGs were)."""
+
+
+def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
+    """The plans folder: env DRS_PLANS_FOLDER, else config [drs] plans_folder, else plans/ beside
+    the dags file. (Not an Airflow Variable: reading one on every parse hits the database.)"""
+    configured = os.environ.get("DRS_PLANS_FOLDER") or conf.get("drs", "plans_folder", fallback=None)
+    if configured:
+        return Path(configured)
+    return Path(dag_file).resolve().parent / "plans" if dag_file else Path("plans")
+
+
+def load_plan_dags(dag_file: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
+                   folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Build the DAGs of every valid plan under the folder; raise PlanImportError for the rest.
+
+    :param dag_file: the calling dags file (``__file__``): plans/ beside it is the default folder.
+    :param namespace: where to put the DAGs too (``globals()`` of the dags file).
+    """
+    catalogue = load_catalogue(Path(folder) if folder else plans_folder(dag_file))
+    dags: dict[str, Any] = {}
+    for plan in catalogue.plans.values():
+        for dag in build_dags(plan):
+            dags[dag.dag_id] = dag
+    if namespace is not None:
+        namespace.update(dags)
+    if catalogue.errors:
+        by_file = catalogue.errors_by_file()
+        details = "\n".join(f"{error}" for errors in by_file.values() for error in errors)
+        raise PlanImportError(
+            f"{len(by_file)} invalid plan file(s) ({', '.join(sorted(by_file))}) did not become DAGs; "
+            f"{len(catalogue.plans)} valid plan(s) loaded. Fix these (drs-plan validate shows the same):\n{details}"
+        )
+    return dags

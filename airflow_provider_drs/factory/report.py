@@ -1,0 +1,89 @@
+"""The report task (every run, whatever happened) and the verdict task (fails a run that failed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+
+from airflow_provider_drs.reports.run_report import build_report, format_table
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def reports_folder() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "drs_reports"
+
+
+def report_path(dag_id: str, run_id: str) -> Path:
+    safe_run_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    return reports_folder() / dag_id / f"{safe_run_id}.json"
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+class PlanReportOperator(BaseOperator):
+    """Gather every wave's per-server results into one JSON report; return it and write it under
+    ``$AIRFLOW_HOME/drs_reports/<dag_id>/<run_id>.json``.
+
+    :param plan: ``{"name", "description", "rto_minutes", "region"}``.
+    :param waves: ``[{"name", "depends_on", "optional"}]`` in plan order.
+    :param mode: ``drill`` or ``recovery``.
+    """
+
+    ui_color = "#c8e6c9"
+
+    def __init__(self, *, plan: Mapping[str, Any], waves: Sequence[Mapping[str, Any]], mode: str,
+                 cleanup_policy: str | None = None, cleanup_task_id: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.plan = dict(plan)
+        self.waves = [dict(w) for w in waves]
+        self.mode = mode
+        self.cleanup_policy = cleanup_policy
+        self.cleanup_task_id = cleanup_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        resolved = ti.xcom_pull(task_ids="preflight") or {}
+        waves = []
+        for wave in self.waves:
+            name = wave["name"]
+            job = ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="job")
+            job_id = ti.xcom_pull(task_ids=f"{name}.start_recovery")
+            if job is None and job_id:
+                job = {"job_id": job_id}
+            waves.append({**wave, "servers": resolved.get(name), "job": job,
+                          "results": ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="results")})
+        cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id, key="terminated") if self.cleanup_task_id else None
+        dag_run = context["dag_run"]
+        report = build_report(
+            plan=self.plan, mode=self.mode, dag_id=dag_run.dag_id, run_id=dag_run.run_id,
+            started_at=_iso(dag_run.start_date), finished_at=_iso(datetime.now(timezone.utc)), waves=waves,
+            servers=ti.xcom_pull(task_ids="preflight", key="servers"), cleanup=cleanup,
+            cleanup_policy=self.cleanup_policy,
+        )
+        path = report_path(dag_run.dag_id, dag_run.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+        self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, path, format_table(report))
+        return report
+
+
+def fail_the_run(**_: Any) -> None:
+    """Run only when some task failed (trigger rule one_failed): the report and cleanup succeed by
+    design, so without this task a failed drill would show as a successful DAG run."""
+    raise AirflowFailException("A task of this run failed: the drill or recovery did not succeed. See the report.")

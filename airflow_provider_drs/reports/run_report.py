@@ -1,0 +1,157 @@
+"""The report of one drill or recovery run: per wave, per server, and the achieved RTO.
+
+Pure Python over the XCom values the DAG's tasks return, so the same code serves the report task,
+the `make demo` table and tests. Achieved RTO = from the first StartRecovery of the run (the
+earliest job creation) to the last server launched; it is only "met" when every critical server
+launched and that span is within the plan's target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+REPORT_VERSION = 1
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    first, last = parse_time(start), parse_time(end)
+    if first is None or last is None:
+        return None
+    return round((last - first).total_seconds(), 3)
+
+
+def build_report(
+    *,
+    plan: Mapping[str, Any],
+    mode: str,
+    dag_id: str,
+    run_id: str,
+    started_at: str | None,
+    finished_at: str | None,
+    waves: Sequence[Mapping[str, Any]],
+    servers: Mapping[str, Mapping[str, Any]] | None = None,
+    cleanup: Sequence[Mapping[str, Any]] | None = None,
+    cleanup_policy: str | None = None,
+) -> dict[str, Any]:
+    """Assemble the run report.
+
+    :param plan: ``{"name", "description", "rto_minutes", "region"}``.
+    :param waves: one mapping per wave, in plan order: ``{"name", "depends_on", "optional",
+        "servers" (resolved ids or None), "job" ({"job_id", "creation_date_time"} or None),
+        "results" ({server: result} or None), "state" (the wait task's state)}``.
+    :param servers: server id -> ``{"hostname", "replication_state", "lag"}`` from preflight.
+    :param cleanup: what the cleanup task terminated.
+    """
+    servers = servers or {}
+    wave_reports = [_wave_report(w, servers) for w in waves]
+    launched = [s for w in wave_reports for s in w["servers"] if s["launch_status"] == "LAUNCHED"]
+    critical_failed = [s for w in wave_reports for s in w["servers"] if s["critical"] and s["launch_status"] != "LAUNCHED"]
+    job_starts = [w["job_created_at"] for w in wave_reports if w["job_created_at"]]
+    first_start = min(job_starts, key=parse_time) if job_starts else None
+    last_launch = max((s["launched_at"] for s in launched if s["launched_at"]), key=parse_time, default=None)
+    not_run = [w["name"] for w in wave_reports if w["job_id"] is None]
+    complete = not critical_failed and not not_run
+    achieved = seconds_between(first_start, last_launch) if complete else None
+    target = plan.get("rto_minutes")
+    return {
+        "report_version": REPORT_VERSION,
+        "plan": plan.get("name"),
+        "description": plan.get("description", ""),
+        "region": plan.get("region"),
+        "mode": mode,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "outcome": "succeeded" if complete else "failed",
+        "rto": {
+            "target_minutes": target,
+            "first_start_recovery_at": first_start,
+            "last_server_launched_at": last_launch if complete else None,
+            "achieved_seconds": achieved,
+            "achieved_minutes": round(achieved / 60, 2) if achieved is not None else None,
+            "met": bool(achieved is not None and target is not None and achieved <= target * 60),
+            "why_not_achieved": _why_not(critical_failed, not_run) if not complete else None,
+        },
+        "waves": wave_reports,
+        "cleanup": {"policy": cleanup_policy, "terminated": list(cleanup or [])} if mode == "drill" else None,
+    }
+
+
+def _why_not(critical_failed: list[dict], not_run: list[str]) -> str:
+    parts = []
+    if critical_failed:
+        parts.append("critical servers did not launch: " + ", ".join(s["source_server_id"] for s in critical_failed))
+    if not_run:
+        parts.append("waves never started a recovery job: " + ", ".join(not_run))
+    return "; ".join(parts)
+
+
+def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    job = wave.get("job") or {}
+    results = wave.get("results") or {}
+    optional = set(wave.get("optional") or ())
+    server_ids = list(wave.get("servers") or results.keys())
+    created = job.get("creation_date_time")
+    rows = []
+    for server_id in server_ids:
+        result = results.get(server_id, {})
+        info = servers.get(server_id, {})
+        rows.append({
+            "source_server_id": server_id,
+            "hostname": info.get("hostname"),
+            "critical": server_id not in optional,
+            "launch_status": result.get("launch_status", "NOT_STARTED" if not job else "UNKNOWN"),
+            "failed_phase": result.get("failed_phase"),
+            "raw_error": result.get("raw_error"),
+            "recovery_instance_id": result.get("recovery_instance_id"),
+            "ec2_instance_id": result.get("ec2_instance_id"),
+            "launched_at": result.get("launched_at"),
+            "launched_at_source": result.get("launched_at_source"),
+            "seconds_to_launch": seconds_between(created, result.get("launched_at")),
+            "phases": result.get("phases", {}),
+        })
+    return {
+        "name": wave["name"],
+        "depends_on": list(wave.get("depends_on") or ()),
+        "state": wave.get("state"),
+        "job_id": job.get("job_id"),
+        "job_created_at": created,
+        "servers": rows,
+    }
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    """The report as a terminal table: one row per server, grouped by wave, then the RTO."""
+    header = ("WAVE", "SERVER", "HOSTNAME", "STATUS", "EC2 INSTANCE", "TO LAUNCH")
+    rows = [header]
+    for wave in report["waves"]:
+        for s in wave["servers"]:
+            status = s["launch_status"] + ("" if s["critical"] else " (optional)")
+            if s["failed_phase"]:
+                status += f" at {s['failed_phase']}"
+            seconds = s["seconds_to_launch"]
+            rows.append((wave["name"], s["source_server_id"], s["hostname"] or "-", status,
+                         s["ec2_instance_id"] or "-", f"{seconds:.1f} s" if seconds is not None else "-"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    rto = report["rto"]
+    if rto["achieved_seconds"] is not None:
+        verdict = "met" if rto["met"] else "MISSED"
+        lines.append(f"\nAchieved RTO: {rto['achieved_seconds']:.1f} s ({rto['achieved_minutes']} min) "
+                     f"against a target of {rto['target_minutes']} min: {verdict}")
+    else:
+        lines.append(f"\nAchieved RTO: not achieved ({rto['why_not_achieved']}); target {rto['target_minutes']} min")
+    if report.get("cleanup"):
+        lines.append(f"Cleanup ({report['cleanup']['policy']}): {len(report['cleanup']['terminated'])} drill instances terminated")
+    lines.append(f"Outcome: {report['outcome']} ({report['mode']} {report['run_id']})")
+    return "\n".join(lines)
