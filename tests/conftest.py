@@ -1,6 +1,11 @@
-"""Suite-wide settings: no test ever reaches real AWS; credentials are dummies."""
+"""Suite-wide settings: no test ever reaches real AWS; credentials are dummies; Airflow runs from a
+temporary AIRFLOW_HOME (set here, before any test module imports Airflow and reads its config)."""
 
 import os
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 for name, value in {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -8,6 +13,11 @@ for name, value in {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
+    "AIRFLOW_HOME": tempfile.mkdtemp(prefix="drs-test-airflow-"),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DRS__MIN_POLL_INTERVAL": "0.2",
+    "AIRFLOW__DRS__MAX_POLL_INTERVAL": "1",
 }.items():
     os.environ[name] = value
 
@@ -33,6 +43,7 @@ def sim(drs_simulator, monkeypatch):
     """The session's simulator, reset to its inventory with no faults, and an Airflow AWS
     connection ``aws_sim`` pointing at it."""
     drs_simulator.control.reset()
+    drs_simulator.control.set_time_scale(SIM_TIME_SCALE)
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_SIM",
         json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",

@@ -1,10 +1,11 @@
 """Load a folder of plans into Airflow DAGs, for the two-line file in the dags folder.
 
 A plan that fails validation never becomes a DAG, and must not take the others down. Airflow
-reports import errors per Python file, so the loader first builds the DAGs of every valid plan
-(each inside ``with DAG(...)``, which registers it with Airflow's DAG context), then raises one
-PlanImportError carrying the validator's messages of the invalid plan files only: Airflow shows
-that as the import error while the DAGs registered before it still load.
+keeps import errors per Python file, and an exception raised while the dags file runs drops every
+DAG of that file. But Airflow validates each DAG of a file on its own when it bags them: a DAG
+whose ``validate()`` raises becomes the file's import error while the others are bagged. So the
+invalid plan files are carried by one stand-in DAG, never bagged, whose validation raises
+PlanImportError with the validator's messages (FILE:LINE: field: message) of those files only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.configuration import conf
+from airflow.sdk import DAG
 
 from airflow_provider_drs.exceptions import DrsProviderError
 from airflow_provider_drs.factory.dag_builder import build_dags
@@ -22,6 +24,16 @@ from airflow_provider_drs.plans import load_catalogue
 
 class PlanImportError(DrsProviderError):
     """Some plan files are invalid; their DAGs were not built (the other plans' DAGs were)."""
+
+
+INVALID_PLANS_DAG_ID = "drs_invalid_plans"
+
+
+class InvalidPlansDag(DAG):
+    """Stand-in for the invalid plan files: Airflow's validation of it reports their errors."""
+
+    def validate(self) -> None:
+        raise PlanImportError(self.doc_md or "invalid plans")
 
 
 def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
@@ -38,20 +50,22 @@ def load_plan_dags(dag_file: str | os.PathLike[str] | None = None, namespace: di
     """Build the DAGs of every valid plan under the folder; raise PlanImportError for the rest.
 
     :param dag_file: the calling dags file (``__file__``): plans/ beside it is the default folder.
-    :param namespace: where to put the DAGs too (``globals()`` of the dags file).
+    :param namespace: where to put the DAGs (``globals()`` of the dags file); without one, any
+        invalid plan raises PlanImportError (and Airflow would then load none of them).
     """
     catalogue = load_catalogue(Path(folder) if folder else plans_folder(dag_file))
     dags: dict[str, Any] = {}
     for plan in catalogue.plans.values():
         for dag in build_dags(plan):
             dags[dag.dag_id] = dag
-    if namespace is not None:
-        namespace.update(dags)
     if catalogue.errors:
         by_file = catalogue.errors_by_file()
         details = "\n".join(f"{error}" for errors in by_file.values() for error in errors)
-        raise PlanImportError(
-            f"{len(by_file)} invalid plan file(s) ({', '.join(sorted(by_file))}) did not become DAGs; "
-            f"{len(catalogue.plans)} valid plan(s) loaded. Fix these (drs-plan validate shows the same):\n{details}"
-        )
+        message = (f"{len(by_file)} invalid plan file(s) ({', '.join(sorted(by_file))}) did not become DAGs; "
+                   f"{len(catalogue.plans)} valid plan(s) loaded. Fix these (drs-plan validate shows the same):\n{details}")
+        if namespace is None:
+            raise PlanImportError(message)
+        namespace[INVALID_PLANS_DAG_ID] = InvalidPlansDag(dag_id=INVALID_PLANS_DAG_ID, doc_md=message, schedule=None)
+    if namespace is not None:
+        namespace.update(dags)
     return dags

@@ -5,6 +5,7 @@
     POST /_sim/fail_server     {"server_id": "s-...", "phase": "CONVERSION", "raw_error": "..."}
     POST /_sim/latency         {"seconds": 0.2}
     POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
+    POST /_sim/time_scale      {"time_scale": 0.1}          (jobs and automations started from now on)
     POST /_sim/clear_faults    GET /_sim/faults    GET /_sim/calls    POST /_sim/reset    GET /_sim/health
 """
 
@@ -41,6 +42,10 @@ class LatencyBody(BaseModel):
     seconds: float = Field(ge=0)
 
 
+class TimeScaleBody(BaseModel):
+    time_scale: float = Field(gt=0)
+
+
 class FailAutomationBody(BaseModel):
     document: str
     step: str
@@ -56,6 +61,10 @@ def router(simulation: Simulation) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return {"ok": True}
+
+    @api.post("/time_scale")
+    def time_scale(body: TimeScaleBody):
+        return guarded(control.set_time_scale, body.time_scale)
 
     @api.post("/throttle")
     def throttle(body: ThrottleBody):
@@ -140,6 +149,9 @@ class SimulatorClient:
 
     def clear_faults(self) -> None:
         self._call("POST", "clear_faults")
+
+    def set_time_scale(self, time_scale: float) -> None:
+        self._call("POST", "time_scale", {"time_scale": time_scale})
 
     def faults(self) -> dict:
         return self._call("GET", "faults")

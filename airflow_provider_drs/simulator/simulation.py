@@ -73,6 +73,12 @@ class Control:
     def clear_faults(self) -> None:
         self._sim.faults.clear()
 
+    def set_time_scale(self, time_scale: float) -> None:
+        """Stretch (> 1) or shrink (< 1) the durations of jobs and automations started from now on."""
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        self._sim.time_scale = self._sim.drs.time_scale = self._sim.automation.time_scale = time_scale
+
     def faults(self) -> dict:
         return self._sim.faults.describe()
 

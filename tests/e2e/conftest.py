@@ -1,0 +1,34 @@
+"""End-to-end fixtures: an Airflow metadata database (SQLite, temporary AIRFLOW_HOME) and the
+repository's dags folder, with `aws_default` pointing at the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+
+
+@pytest.fixture
+def airflow_sim(sim, airflow_db, monkeypatch):
+    """The simulator as Airflow's `aws_default` connection (the sample plans use it)."""
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": sim.endpoint_url, "region_name": "us-east-1"},
+    }))
+    return sim
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])

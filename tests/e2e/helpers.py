@@ -1,0 +1,105 @@
+"""Running a real DAG of the dags folder under dag.test() and reading what it left behind."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timezone
+
+from airflow_provider_drs.factory.report import report_path
+from airflow_provider_drs.reports.run_report import parse_time
+
+
+def run_dag(dagbag, dag_id: str):
+    dag = dagbag.dags[dag_id]
+    return dag.test()
+
+
+def task_states(dag_run) -> dict[str, str]:
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+
+
+def read_report(dag_run) -> dict:
+    return json.loads(report_path(dag_run.dag_id, dag_run.run_id).read_text())
+
+
+def interval(wave_report) -> tuple[datetime, datetime]:
+    """From the wave's StartRecovery to its last server launched."""
+    launched = [parse_time(s["launched_at"]) for s in wave_report["servers"] if s["launched_at"]]
+    return parse_time(wave_report["job_created_at"]), max(launched)
+
+
+def running_instance_states(ec2) -> dict[str, str]:
+    return {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+
+
+class HitlResponder(threading.Thread):
+    """Answers a human-in-the-loop task the way the UI does, through the database, once it waits.
+
+    Records what had happened in DRS when the approval was found (``calls_when_waiting``). Gives up
+    after ``timeout`` seconds by rejecting, so a test can fail but never hang.
+    """
+
+    def __init__(self, dag_id: str, task_id: str, sim, choice: str = "Approve", timeout: float = 120):
+        # Import and configure every model here, in the main thread: importing them from this
+        # thread while dag.test() imports in the main one deadlocks on Python's module locks.
+        import airflow.api_fastapi.core_api.routes.public.hitl  # noqa: F401
+        import airflow.models
+        from sqlalchemy.orm import configure_mappers
+
+        airflow.models.import_all_models()
+        configure_mappers()
+        super().__init__(daemon=True)
+        self.dag_id, self.task_id, self.sim, self.choice, self.timeout = dag_id, task_id, sim, choice, timeout
+        self.calls_when_waiting: dict | None = None
+        self.answered: str | None = None
+
+    def run(self) -> None:
+        from airflow.models import TaskInstance
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                ti = (session.query(TaskInstance)
+                      .filter_by(dag_id=self.dag_id, task_id=self.task_id, state=TaskInstanceState.AWAITING_INPUT)
+                      .first())
+                waiting = (ti.dag_id, ti.run_id) if ti else None
+            if waiting:
+                time.sleep(1.0)  # give anything that must not happen before approval a chance to
+                self.calls_when_waiting = self.sim.control.calls()
+                self._answer(*waiting, self.choice)
+                return
+            time.sleep(0.2)
+        with create_session() as session:  # never hang: reject whatever still waits
+            for ti in session.query(TaskInstance).filter_by(state=TaskInstanceState.AWAITING_INPUT).all():
+                self._answer(ti.dag_id, ti.run_id, "Reject", task_id=ti.task_id)
+
+    def _answer(self, dag_id: str, run_id: str, choice: str, task_id: str | None = None) -> None:
+        """What PATCH /dags/{dag}/dagRuns/{run}/taskInstances/{task}/-1/hitlDetails does."""
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            update_hitl_detail(dag_id=dag_id, dag_run_id=run_id, task_id=task_id or self.task_id,
+                               update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
+                               user=_Responder(), session=session, map_index=-1)
+        self.answered = choice
+
+
+class _Responder:
+    """The user answering, as the REST API's auth layer would hand it over."""
+
+    def get_id(self) -> str:
+        return "sre-on-call"
+
+    def get_name(self) -> str:
+        return "SRE on call"

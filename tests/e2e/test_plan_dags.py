@@ -1,0 +1,119 @@
+"""The product's main job: real plan DAGs run by Airflow (dag.test) against the DRS simulator."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import HitlResponder, interval, read_report, run_dag, running_instance_states, task_states
+
+DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(300)  # per test; see pyproject for the method
+
+
+def test_sample_plans_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {"drs_three_tier_drill", "drs_three_tier_recovery", "drs_diamond_drill", "drs_diamond_recovery"} <= set(dagbag.dags)
+    drill = dagbag.dags["drs_three_tier_drill"]
+    assert drill.task_group.get_child_by_label("database").get_child_by_label("start_recovery") is not None
+    assert "RTO target:** 30 min" in drill.doc_md
+    assert type(dagbag.dags["drs_three_tier_recovery"].timetable).__name__ == "NullTimetable"  # never scheduled
+    assert drill.timetable.expression == "0 6 * * 1"
+
+
+def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    shutil.copy(REPO / "dags" / "recovery_plans.py", tmp_path)
+    shutil.copytree(REPO / "dags" / "plans", tmp_path / "plans")
+    (tmp_path / "plans" / "typo.yaml").write_text(
+        "version: 1\nplan: typo\nregion: us-east-1\nrto_minutes: 10\n"
+        "protection_groups:\n  db: {servers: [s-3578f52ef3bdd58b4]}\n"
+        "waves:\n  - name: db\n    protection_groups: [db]\n  - name: app\n    depends_on: [dbb]\n"
+        "    protection_groups: [db]\n"
+    )
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert {"drs_three_tier_drill", "drs_diamond_drill"} <= set(bag.dags)
+    assert not any("typo" in dag_id for dag_id in bag.dags)
+    (error,) = bag.import_errors.values()
+    assert f"{tmp_path / 'plans' / 'typo.yaml'}:11: waves[1].depends_on[0]: unknown wave 'dbb'" in error
+    assert "three-tier" not in error and "diamond" not in error
+
+
+def test_three_tier_drill(dagbag, airflow_sim):
+    ec2 = airflow_sim.client("ec2")
+    bystander = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+    dag_run = run_dag(dagbag, "drs_three_tier_drill")
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states
+    report = read_report(dag_run)
+    waves = {w["name"]: w for w in report["waves"]}
+    # Waves in dependency order: each starts after the one before it has launched.
+    assert interval(waves["database"])[1] < interval(waves["app"])[0]
+    assert interval(waves["app"])[1] < interval(waves["web"])[0]
+    launched = {s["ec2_instance_id"] for w in report["waves"] for s in w["servers"]}
+    assert len(launched) == 4 and None not in launched
+    # Cleanup terminated exactly the drill instances it launched, and nothing else.
+    assert {t["ec2_instance_id"] for t in report["cleanup"]["terminated"]} == launched
+    instances = running_instance_states(ec2)
+    assert {instances[i] for i in launched} == {"terminated"}
+    assert instances[bystander] == "running"
+    assert report["rto"]["met"] is True and report["rto"]["achieved_seconds"] > 0
+    # The database's post action ran, with {{ instance:... }} resolved to the recovered instance.
+    assert airflow_sim.control.calls().get("StartAutomationExecution") == 1
+    assert states["verdict"] == "skipped"
+
+
+def test_diamond_middle_waves_overlap(dagbag, airflow_sim):
+    airflow_sim.control.set_time_scale(1.0)  # jobs long enough to see two of them in flight at once
+    dag_run = run_dag(dagbag, "drs_diamond_drill")
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
+    waves = {w["name"]: w for w in read_report(dag_run)["waves"]}
+    app, web_a = interval(waves["app"]), interval(waves["web-a"])
+    assert app[0] < web_a[1] and web_a[0] < app[1], (app, web_a)
+    assert max(app[1], web_a[1]) < interval(waves["web-b"])[0]
+    assert interval(waves["core"])[1] < min(app[0], web_a[0])
+
+
+def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(dagbag, airflow_sim):
+    airflow_sim.control.fail_server(APP, "LAUNCH", raw_error="InsufficientInstanceCapacity")
+    dag_run = run_dag(dagbag, "drs_three_tier_drill")
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert states["app.wait_for_launch"] == "failed"
+    assert states["web.start_recovery"] == "upstream_failed"
+    assert (states["cleanup"], states["report"], states["verdict"]) == ("success", "success", "failed")
+    report = read_report(dag_run)
+    assert report["outcome"] == "failed" and report["rto"]["met"] is False
+    assert APP in report["rto"]["why_not_achieved"]
+    app_row = next(s for w in report["waves"] if w["name"] == "app" for s in w["servers"])
+    assert (app_row["launch_status"], app_row["failed_phase"], app_row["raw_error"]) == (
+        "FAILED", "LAUNCH", "InsufficientInstanceCapacity")
+    db_instance = next(s for w in report["waves"] if w["name"] == "database" for s in w["servers"])["ec2_instance_id"]
+    assert [t["ec2_instance_id"] for t in report["cleanup"]["terminated"]] == [db_instance]
+    assert running_instance_states(airflow_sim.client("ec2"))[db_instance] == "terminated"
+    assert airflow_sim.control.calls()["StartRecovery"] == 2  # database and app; web never started
+
+
+def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):
+    responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim)
+    responder.start()
+    dag_run = run_dag(dagbag, "drs_three_tier_recovery")
+    responder.join(timeout=10)
+
+    assert responder.answered == "Approve"
+    assert responder.calls_when_waiting.get("StartRecovery", 0) == 0
+    assert responder.calls_when_waiting.get("DescribeSourceServers", 0) == 0
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
+    hook_jobs = airflow_sim.client("drs").describe_jobs()["items"]
+    launches = [j for j in hook_jobs if j["type"] == "LAUNCH"]
+    assert len(launches) == 3 and {j["initiatedBy"] for j in launches} == {"START_RECOVERY"}
+    instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
+    assert len(instances) == 4 and {i["isDrill"] for i in instances} == {False}
+    assert read_report(dag_run)["cleanup"] is None
