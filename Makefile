@@ -22,6 +22,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
+airflow: $(STAMP)
+	$(BIN)/python -m airflow_provider_drs.standalone
+
 sim: $(STAMP)
 	$(BIN)/drs-sim serve --port 4566
 

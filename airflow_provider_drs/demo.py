@@ -52,6 +52,16 @@ def run_dag(dag_id: str, dags_folder: Path):
     return bag.dags[dag_id].test()
 
 
+def listen(sim, topic_arn: str):
+    """An SQS queue subscribed to the plan's topic; returns a reader of the subjects it got."""
+    sqs = sim.client("sqs")
+    url = sqs.create_queue(QueueName="demo-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sim.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return lambda: [json.loads(m["Body"]).get("Subject") for m in
+                    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_drs.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--dag-id", default="drs_three_tier_drill")
@@ -69,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare_airflow_env(home, dags_folder, sim.endpoint_url, min_poll_interval=1.0)
         print(f"drs-sim serving the reference inventory on {sim.endpoint_url} (time scale {args.time_scale})")
         migrate_db()
+        inbox = listen(sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
         print(f"Airflow on SQLite in {home}; running {args.dag_id} ...", flush=True)
         dag_run = run_dag(args.dag_id, dags_folder)
 
@@ -87,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         left = [i for r in sim.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]
                 if i["State"]["Name"] != "terminated"]
         print(f"EC2 instances still running in the simulator after cleanup: {len(left)}")
+        for subject in inbox():
+            print(f"SNS notification to dr-notify: {subject}")
     return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 

@@ -1,6 +1,7 @@
 """Suite-wide settings: no test ever reaches real AWS; credentials are dummies; Airflow runs from a
 temporary AIRFLOW_HOME (set here, before any test module imports Airflow and reads its config)."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -15,14 +16,19 @@ for name, value in {
     "AWS_EC2_METADATA_DISABLED": "true",
     "AIRFLOW_HOME": tempfile.mkdtemp(prefix="drs-test-airflow-"),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    # dag.test() only runs DAGs of a configured bundle: the product's dags and the tests' own.
+    "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(REPO / "dags")}},
+        {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(REPO / "tests" / "e2e" / "dags")}},
+    ]),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DRS__MIN_POLL_INTERVAL": "0.2",
     "AIRFLOW__DRS__MAX_POLL_INTERVAL": "1",
 }.items():
     os.environ[name] = value
 
-
-import json  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -1,7 +1,7 @@
 """One validated plan -> its drill DAG and its recovery DAG.
 
-Drill:    preflight -> waves -> cleanup -> report           (+ verdict, fails a failed run)
-Recovery: approve -> preflight -> waves -> report            (+ verdict)
+Drill:    preflight -> waves -> cleanup -> report [-> notify]   (+ verdict, fails a failed run)
+Recovery: approve -> preflight -> waves -> report [-> notify]    (+ verdict)
 Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
 actions; group edges follow depends_on, so independent waves run in parallel.
 """
@@ -19,6 +19,7 @@ from airflow.sdk import DAG, TaskGroup, chain
 from airflow_provider_drs.factory.actions import action_task
 from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
+from airflow_provider_drs.factory.notify import PlanNotifyOperator
 from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
@@ -94,6 +95,9 @@ def build_dag(plan: Plan, mode: str) -> DAG:
             cleanup >> report
         verdict = PythonOperator(task_id="verdict", python_callable=fail_the_run, trigger_rule="one_failed", retries=0)
         [*first, preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
+        if plan.notifications.sns_topic_arn:
+            report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
+                                         trigger_rule="all_done", **conn)
     return dag
 
 

@@ -52,11 +52,10 @@ def judge_results(task: Any, job_ids: Sequence[str], results: Mapping[str, Mappi
 
 def persist_instance_link(task: Any, context: Context, results: Mapping[str, Mapping[str, Any]]) -> None:
     ids = [r["ec2_instance_id"] for r in results.values() if r.get("ec2_instance_id")]
-    if ids:
-        DrsRecoveryInstancesLink.persist(
-            context=context, operator=task, region_name=task.hook.conn_region_name,
-            aws_partition=task.hook.conn_partition, instance_ids=ids,
-        )
+    DrsRecoveryInstancesLink.persist(
+        context=context, operator=task, region_name=task.hook.conn_region_name,
+        aws_partition=task.hook.conn_partition, instance_ids=ids,
+    )
 
 
 class DrsJobSensor(AwsBaseSensor[DrsHook]):
@@ -105,6 +104,8 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
     def execute(self, context: Context) -> Any:
         DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                            aws_partition=self.hook.conn_partition, job_id=self.job_id)
+        # An empty link until the instances are known: Airflow reads every link when a task defers.
+        persist_instance_link(self, context, {})
         if not self.deferrable:
             return super().execute(context)
         self.defer(

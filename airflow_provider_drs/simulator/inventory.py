@@ -66,11 +66,23 @@ class SourceServerSpec(_Strict):
         return value
 
 
+class Environment(_Strict):
+    """Other AWS resources the plans expect, created in the embedded moto at start and on reset, in
+    us-east-1 and every region a server is pinned to. Values may use {region} and {account}."""
+
+    sns_topics: list[str] = []
+    ssm_parameters: dict[str, str] = {}
+
+
 class Inventory(_Strict):
     version: Literal[1] = 1
     defaults: Defaults = Defaults()
     ssm_automation: AutomationSettings = AutomationSettings()
+    environment: Environment = Environment()
     source_servers: list[SourceServerSpec] = Field(min_length=1)
+
+    def seeded_regions(self) -> list[str]:
+        return sorted({"us-east-1", *(s.region for s in self.source_servers if s.region)})
 
     def launch_behaviour(self, server: SourceServerSpec) -> LaunchBehaviour:
         """Server-level launch settings win field by field over the defaults."""

@@ -71,3 +71,18 @@ def automation_document_steps(region: str, name: str) -> list[tuple[str, str]] |
     except Exception:  # an unparsable document still runs, as one opaque step
         steps = []
     return steps or [("executeAutomation", "aws:executeScript")]
+
+
+def seed_environment(region: str, sns_topics: list[str], ssm_parameters: dict[str, str]) -> None:
+    """Create the SNS topics and SSM parameters an inventory's plans expect (see inventory.Environment)."""
+    from moto.sns.models import sns_backends
+    from moto.ssm.models import ssm_backends
+
+    for topic in sns_topics:
+        sns_backends[ACCOUNT_ID][region].create_topic(topic)
+    for name, value in ssm_parameters.items():
+        ssm_backends[ACCOUNT_ID][region].put_parameter(
+            name=name, description="seeded by drs-sim", value=value.format(region=region, account=ACCOUNT_ID),
+            parameter_type="String", allowed_pattern=None, keyid=None, overwrite=True, tags=[], data_type="text",
+            tier=None, policies=None,
+        )

@@ -26,7 +26,13 @@ class Simulation:
         self.automation = AutomationService(self.inventory.ssm_automation.duration, time_scale, seed, self.faults)
         self.calls: Counter[str] = Counter()
         self.calls_lock = threading.Lock()
+        self._reset_moto()
+
+    def _reset_moto(self) -> None:
         moto_bridge.reset_moto()
+        environment = self.inventory.environment
+        for region in self.inventory.seeded_regions():
+            moto_bridge.seed_environment(region, environment.sns_topics, environment.ssm_parameters)
 
     def count(self, operation: str) -> None:
         with self.calls_lock:
@@ -38,7 +44,7 @@ class Simulation:
             self.drs.reset()
             self.automation.reset()
             self.faults.clear()
-            moto_bridge.reset_moto()
+            self._reset_moto()
             with self.calls_lock:
                 self.calls.clear()
 

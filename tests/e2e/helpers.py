@@ -39,6 +39,20 @@ def running_instance_states(ec2) -> dict[str, str]:
     return {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
 
 
+def subscribe_queue(sim, topic_arn: str):
+    """Subscribe a fresh SQS queue to an SNS topic; return a function reading what it received."""
+    sqs, sns = sim.client("sqs"), sim.client("sns")
+    url = sqs.create_queue(QueueName="drs-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def received() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return received
+
+
 class HitlResponder(threading.Thread):
     """Answers a human-in-the-loop task the way the UI does, through the database, once it waits.
 

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import HitlResponder, interval, read_report, run_dag, running_instance_states, task_states
+from tests.e2e.helpers import (
+    HitlResponder,
+    interval,
+    read_report,
+    run_dag,
+    running_instance_states,
+    subscribe_queue,
+    task_states,
+)
 
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +54,7 @@ def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_
 def test_three_tier_drill(dagbag, airflow_sim):
     ec2 = airflow_sim.client("ec2")
     bystander = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    inbox = subscribe_queue(airflow_sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
 
     dag_run = run_dag(dagbag, "drs_three_tier_drill")
 
@@ -67,6 +76,10 @@ def test_three_tier_drill(dagbag, airflow_sim):
     # The database's post action ran, with {{ instance:... }} resolved to the recovered instance.
     assert airflow_sim.control.calls().get("StartAutomationExecution") == 1
     assert states["verdict"] == "skipped"
+    # The plan's topic ({{ ssm:/dr/notify-topic }}) got the outcome and the table.
+    (message,) = inbox()
+    assert message["Subject"].startswith("[DRS drill] three-tier: succeeded, RTO 0.")
+    assert "EC2AMAZ-FQTJG64" in message["Message"] and "Achieved RTO" in message["Message"]
 
 
 def test_diamond_middle_waves_overlap(dagbag, airflow_sim):
@@ -117,3 +130,18 @@ def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim)
     instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
     assert len(instances) == 4 and {i["isDrill"] for i in instances} == {False}
     assert read_report(dag_run)["cleanup"] is None
+
+
+def test_hand_written_start_sensor_cleanup_dag(airflow_sim):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).parent / "dags"))
+    assert bag.import_errors == {}
+    dag_run = bag.dags["one_wave_drill"].test()
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
+    instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
+    assert instances == []  # terminated and gone
+    ec2_states = set(running_instance_states(airflow_sim.client("ec2")).values())
+    assert ec2_states == {"terminated"}
+    assert airflow_sim.control.calls()["StartRecovery"] == 1
+    assert airflow_sim.control.calls()["TerminateRecoveryInstances"] == 1
