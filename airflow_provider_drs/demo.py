@@ -8,6 +8,7 @@ achieved RTO from the run's report, and stops the simulator.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -41,6 +42,21 @@ def prepare_airflow_env(home: Path, dags_folder: Path, endpoint_url: str, min_po
 def migrate_db() -> None:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def output_to(path: Path):
+    """Send this process's stdout and stderr (Airflow's task logs) to a file for the block."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as log:
+        os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
 
 
 def run_dag(dag_id: str, dags_folder: Path):
@@ -80,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drs-sim serving the reference inventory on {sim.endpoint_url} (time scale {args.time_scale})")
         migrate_db()
         inbox = listen(sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
-        print(f"Airflow on SQLite in {home}; running {args.dag_id} ...", flush=True)
-        dag_run = run_dag(args.dag_id, dags_folder)
+        log = home.parent / "demo-airflow.log"
+        print(f"Airflow on SQLite in {home}; running {args.dag_id} (Airflow's log: {log}) ...", flush=True)
+        with output_to(log):
+            dag_run = run_dag(args.dag_id, dags_folder)
 
         from airflow_provider_drs.factory.report import report_path
         from airflow_provider_drs.reports.run_report import format_table
