@@ -48,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-when-healthy", action="store_true", help="start, check health, stop (a smoke test)")
     args = parser.parse_args(argv)
 
+    # Stop the children on Ctrl-C and on SIGTERM alike (SIGINT may arrive ignored when started in
+    # the background): SystemExit unwinds into the finally below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     bin_dir = Path(sys.executable).parent
     endpoint = f"http://127.0.0.1:{args.sim_port}"
     env = {
         **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone runs `airflow` by name
         "AIRFLOW_HOME": args.home,
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
