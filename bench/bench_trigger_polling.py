@@ -12,10 +12,13 @@ Usage: python bench/bench_trigger_polling.py [--phases SNAPSHOT,CONVERSION,LAUNC
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # stdout is for the JSON only
+
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import subprocess

@@ -43,32 +43,32 @@ def resolve_references(task: Any, context: Context, value: Any) -> Any:
     return render_value(value, resolver)
 
 
-class PlanSsmAutomationOperator(SsmStartAutomationOperator):
+class _ResolvesPlanReferences:
+    """Mixin: resolve the references in ``reference_field`` when the task runs."""
+
+    reference_field: str
+
+    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.server_waves = dict(server_waves)
+
+    def execute(self, context: Context) -> Any:
+        setattr(self, self.reference_field, resolve_references(self, context, getattr(self, self.reference_field)))
+        return super().execute(context)  # type: ignore[misc]
+
+
+class PlanSsmAutomationOperator(_ResolvesPlanReferences, SsmStartAutomationOperator):
     """SsmStartAutomationOperator whose parameters may hold plan references."""
 
+    reference_field = "parameters"
     template_fields = tuple(f for f in SsmStartAutomationOperator.template_fields if f != "parameters")
 
-    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.server_waves = dict(server_waves)
 
-    def execute(self, context: Context) -> Any:
-        self.parameters = resolve_references(self, context, self.parameters)
-        return super().execute(context)
-
-
-class PlanSsmRunCommandOperator(SsmRunCommandOperator):
+class PlanSsmRunCommandOperator(_ResolvesPlanReferences, SsmRunCommandOperator):
     """The Amazon provider's Run Command operator, with plan references in its arguments."""
 
+    reference_field = "run_command_kwargs"
     template_fields = tuple(f for f in SsmRunCommandOperator.template_fields if f != "run_command_kwargs")
-
-    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.server_waves = dict(server_waves)
-
-    def execute(self, context: Context) -> Any:
-        self.run_command_kwargs = resolve_references(self, context, self.run_command_kwargs)
-        return super().execute(context)
 
 
 def action_task(action: Action, task_id: str, plan_conn: Mapping[str, Any],

@@ -64,7 +64,7 @@ def did_you_mean(word: object, choices: Iterable[str], what: str = "known") -> s
     if close:
         parts.append(f"did you mean '{close[0]}'?")
     if not choices:
-        parts.append(f"there are no {what} names here")
+        parts.append(f"there are no {what} to refer to")
     elif len(choices) <= 12:
         parts.append(f"{what}: {', '.join(choices)}")
     return " ".join(parts)
