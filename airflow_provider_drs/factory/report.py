@@ -68,7 +68,7 @@ class PlanReportOperator(BaseOperator):
                 job = {"job_id": job_id}
             waves.append({**wave, "servers": resolved.get(name), "job": job,
                           "results": ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="results")})
-        cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id, key="terminated") if self.cleanup_task_id else None
+        cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None
         dag_run = context["dag_run"]
         report = build_report(
             plan=self.plan, mode=self.mode, dag_id=dag_run.dag_id, run_id=dag_run.run_id,

@@ -48,12 +48,13 @@ def build_report(
         "servers" (resolved ids or None), "job" ({"job_id", "creation_date_time"} or None),
         "results" ({server: result} or None), "state" (the wait task's state)}``.
     :param servers: server id -> ``{"hostname", "replication_state", "lag"}`` from preflight.
-    :param cleanup: what the cleanup task terminated.
+    :param cleanup: what the cleanup task terminated (None: it did not run).
     """
     servers = servers or {}
     wave_reports = [_wave_report(w, servers) for w in waves]
     launched = [s for w in wave_reports for s in w["servers"] if s["launch_status"] == "LAUNCHED"]
-    critical_failed = [s for w in wave_reports for s in w["servers"] if s["critical"] and s["launch_status"] != "LAUNCHED"]
+    critical_failed = [s for w in wave_reports if w["job_id"] for s in w["servers"]
+                       if s["critical"] and s["launch_status"] != "LAUNCHED"]
     job_starts = [w["job_created_at"] for w in wave_reports if w["job_created_at"]]
     first_start = min(job_starts, key=parse_time) if job_starts else None
     last_launch = max((s["launched_at"] for s in launched if s["launched_at"]), key=parse_time, default=None)
@@ -71,7 +72,7 @@ def build_report(
         "run_id": run_id,
         "started_at": started_at,
         "finished_at": finished_at,
-        "outcome": "succeeded" if complete else "failed",
+        "outcome": "succeeded" if complete else "not_started" if len(not_run) == len(wave_reports) else "failed",
         "rto": {
             "target_minutes": target,
             "first_start_recovery_at": first_start,
@@ -82,7 +83,8 @@ def build_report(
             "why_not_achieved": _why_not(critical_failed, not_run) if not complete else None,
         },
         "waves": wave_reports,
-        "cleanup": {"policy": cleanup_policy, "terminated": list(cleanup or [])} if mode == "drill" else None,
+        "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
+        if mode == "drill" else None,
     }
 
 
@@ -151,7 +153,10 @@ def format_table(report: Mapping[str, Any]) -> str:
                      f"against a target of {rto['target_minutes']} min: {verdict}")
     else:
         lines.append(f"\nAchieved RTO: not achieved ({rto['why_not_achieved']}); target {rto['target_minutes']} min")
-    if report.get("cleanup"):
-        lines.append(f"Cleanup ({report['cleanup']['policy']}): {len(report['cleanup']['terminated'])} drill instances terminated")
+    cleanup = report.get("cleanup")
+    if cleanup and cleanup["ran"]:
+        lines.append(f"Cleanup ({cleanup['policy']}): {len(cleanup['terminated'])} drill instances terminated")
+    elif cleanup:
+        lines.append(f"Cleanup ({cleanup['policy']}): did not run; this run's drill instances are still up")
     lines.append(f"Outcome: {report['outcome']} ({report['mode']} {report['run_id']})")
     return "\n".join(lines)

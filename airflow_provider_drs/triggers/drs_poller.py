@@ -82,9 +82,10 @@ class JobPoller:
 
     _registry: dict[tuple, JobPoller] = {}
 
-    def __init__(self, key: tuple, hook: DrsHook):
+    def __init__(self, key: tuple, hook: DrsHook, loop: asyncio.AbstractEventLoop):
         self.key = key
         self.hook = hook
+        self.loop = loop
         self.jobs: dict[str, WatchedJob] = {}
         self.client: Any = None
         self._wakeup = asyncio.Event()
@@ -96,8 +97,8 @@ class JobPoller:
         loop = asyncio.get_running_loop()
         key = (id(loop), tuple(sorted((k, repr(v)) for k, v in hook_params.items())))
         poller = cls._registry.get(key)
-        if poller is None:
-            poller = cls._registry[key] = cls(key, DrsHook(**hook_params))
+        if poller is None or poller.loop is not loop:  # a loop id may be reused after a loop closed
+            poller = cls._registry[key] = cls(key, DrsHook(**hook_params), loop)
         return poller
 
     def watch(self, job_id: str, policy: PollingPolicy) -> WatchedJob:

@@ -1,0 +1,50 @@
+"""The run report: achieved RTO, outcome and the table, from the values the DAG's tasks return."""
+
+from airflow_provider_drs.reports.run_report import build_report, format_table
+
+PLAN = {"name": "three-tier", "description": "d", "rto_minutes": 1, "region": "us-east-1"}
+
+
+def result(server, status, launched_at=None, phase=None):
+    return {"launch_status": status, "launched_at": launched_at, "failed_phase": phase, "ec2_instance_id":
+            "i-0123456789abcdef0" if status == "LAUNCHED" else None, "phases": {}}
+
+
+def wave(name, servers, created, results, optional=()):
+    return {"name": name, "depends_on": [], "optional": list(optional), "servers": servers,
+            "job": {"job_id": f"drsjob-{name:0>17}"[:24], "creation_date_time": created} if created else None,
+            "results": results}
+
+
+def test_rto_runs_from_first_start_to_last_launch_and_includes_optional_servers():
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None, waves=[
+        wave("db", ["s-a"], "2026-11-02T06:00:00Z", {"s-a": result("s-a", "LAUNCHED", "2026-11-02T06:00:20Z")}),
+        wave("web", ["s-b", "s-c"], "2026-11-02T06:00:25Z", {
+            "s-b": result("s-b", "LAUNCHED", "2026-11-02T06:00:50Z"),
+            "s-c": result("s-c", "LAUNCHED", "2026-11-02T06:01:10.5Z")}, optional=["s-c"]),
+    ], cleanup=[{"ec2_instance_id": "i-1"}], cleanup_policy="always")
+    assert report["rto"]["achieved_seconds"] == 70.5
+    assert report["rto"]["met"] is False  # target 1 min
+    assert report["outcome"] == "succeeded"
+    assert report["waves"][1]["servers"][0]["seconds_to_launch"] == 25.0
+    assert "Achieved RTO: 70.5 s (1.18 min) against a target of 1 min: MISSED" in format_table(report)
+
+
+def test_a_failed_critical_server_means_no_achieved_rto():
+    report = build_report(plan=PLAN, mode="recovery", dag_id="d", run_id="r", started_at=None, finished_at=None, waves=[
+        wave("db", ["s-a"], "2026-11-02T06:00:00Z", {"s-a": result("s-a", "FAILED", phase="CONVERSION")}),
+        wave("web", ["s-b"], None, None),
+    ])
+    assert report["outcome"] == "failed"
+    assert report["rto"]["achieved_seconds"] is None and report["rto"]["met"] is False
+    assert report["rto"]["why_not_achieved"] == ("critical servers did not launch: s-a; "
+                                                 "waves never started a recovery job: web")
+    assert report["waves"][1]["servers"][0]["launch_status"] == "NOT_STARTED"
+    assert report["cleanup"] is None
+
+
+def test_nothing_started_and_cleanup_that_did_not_run():
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None,
+                          waves=[wave("db", ["s-a"], None, None)], cleanup=None, cleanup_policy="on_success")
+    assert report["outcome"] == "not_started"
+    assert "Cleanup (on_success): did not run" in format_table(report)
