@@ -44,13 +44,11 @@ def resolve_references(task: Any, context: Context, value: Any) -> Any:
 
 
 class _ResolvesPlanReferences:
-    """Mixin: resolve the references in ``reference_field`` when the task runs."""
+    """Mixin: resolve the references in ``reference_field`` when the task runs. (No __init__ here:
+    Airflow's operator metaclass only wraps the __init__ of operator classes.)"""
 
     reference_field: str
-
-    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.server_waves = dict(server_waves)
+    server_waves: dict[str, str]
 
     def execute(self, context: Context) -> Any:
         setattr(self, self.reference_field, resolve_references(self, context, getattr(self, self.reference_field)))
@@ -63,12 +61,20 @@ class PlanSsmAutomationOperator(_ResolvesPlanReferences, SsmStartAutomationOpera
     reference_field = "parameters"
     template_fields = tuple(f for f in SsmStartAutomationOperator.template_fields if f != "parameters")
 
+    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.server_waves = dict(server_waves)
+
 
 class PlanSsmRunCommandOperator(_ResolvesPlanReferences, SsmRunCommandOperator):
     """The Amazon provider's Run Command operator, with plan references in its arguments."""
 
     reference_field = "run_command_kwargs"
     template_fields = tuple(f for f in SsmRunCommandOperator.template_fields if f != "run_command_kwargs")
+
+    def __init__(self, *, server_waves: Mapping[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.server_waves = dict(server_waves)
 
 
 def action_task(action: Action, task_id: str, plan_conn: Mapping[str, Any],

@@ -1,0 +1,93 @@
+"""The shape of the DAGs a plan becomes (parse time: no Airflow DB, no AWS call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_drs.factory import build_dags, load_plan_dags
+from airflow_provider_drs.plans import load_plan
+
+PLANS = Path(__file__).resolve().parents[2] / "dags" / "plans"
+
+
+def plan_with(tmp_path, text: str):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return load_plan(path)
+
+
+BASE = """version: 1
+plan: lab
+region: eu-west-1
+aws_conn_id: aws_lab
+rto_minutes: 20
+protection_groups:
+  a: {servers: [s-3578f52ef3bdd58b4]}
+  b: {servers: [s-0e5a9c4b2f7d18e36]}
+  c: {tags: {Tier: web}}
+waves:
+  - {name: first, protection_groups: [a]}
+  - {name: left, depends_on: [first], protection_groups: [b],
+     pre: [{approval: {subject: "Go?"}}]}
+  - {name: right, depends_on: [first], protection_groups: [c], optional: []}
+"""
+
+
+def test_waves_are_task_groups_wired_by_depends_on(tmp_path):
+    drill, recovery = build_dags(plan_with(tmp_path, BASE))
+    assert (drill.dag_id, recovery.dag_id) == ("drs_lab_drill", "drs_lab_recovery")
+    tasks = drill.task_dict
+    assert tasks["left.pre_1_approval"].downstream_task_ids == {"left.start_recovery"}
+    assert tasks["left.start_recovery"].downstream_task_ids == {"left.wait_for_launch"}
+    assert tasks["first.wait_for_launch"].downstream_task_ids >= {"left.pre_1_approval", "right.start_recovery"}
+    # Independent waves: no path between them.
+    assert "right.start_recovery" not in tasks["left.wait_for_launch"].get_flat_relative_ids(upstream=False)
+    assert "left.start_recovery" not in tasks["right.wait_for_launch"].get_flat_relative_ids(upstream=False)
+    assert tasks["preflight"].downstream_task_ids >= {"first.start_recovery"}
+    assert tasks["first.start_recovery"].is_drill is True and recovery.task_dict["first.start_recovery"].is_drill is False
+    assert (tasks["first.start_recovery"].aws_conn_id, tasks["first.start_recovery"].region_name) == ("aws_lab", "eu-west-1")
+    assert tasks["preflight"].waves["right"] == {"servers": [], "tag_groups": {"c": {"Tier": "web"}}}
+
+
+def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
+    drill, _ = build_dags(plan_with(tmp_path, BASE))
+    tasks = drill.task_dict
+    assert tasks["cleanup"].trigger_rule == "all_done"
+    assert tasks["cleanup"].upstream_task_ids >= {"left.wait_for_launch", "right.wait_for_launch", "preflight"}
+    assert tasks["report"].trigger_rule == "all_done" and "cleanup" in tasks["report"].upstream_task_ids
+    assert tasks["verdict"].trigger_rule == "one_failed"
+    assert drill.max_active_runs == 1
+    assert "notify" not in tasks
+
+
+def test_recovery_starts_with_approval_and_never_cleans_up(tmp_path):
+    _, recovery = build_dags(plan_with(tmp_path, BASE))
+    tasks = recovery.task_dict
+    assert tasks["approve"].downstream_task_ids >= {"preflight"}
+    assert not tasks["approve"].upstream_task_ids
+    assert "s-3578f52ef3bdd58b4" in tasks["approve"].body and "lab" in tasks["approve"].subject
+    assert "cleanup" not in tasks
+    assert type(recovery.timetable).__name__ == "NullTimetable"
+
+
+@pytest.mark.parametrize(("policy", "trigger_rule"), [("always", "all_done"), ("on_success", "all_success"), ("never", None)])
+def test_cleanup_policy(tmp_path, policy, trigger_rule):
+    drill, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\ndrill: {{cleanup: {policy}}}")))
+    assert getattr(drill.task_dict.get("cleanup"), "trigger_rule", None) == trigger_rule
+
+
+def test_notify_only_when_the_plan_names_a_topic(tmp_path):
+    drill, _ = build_dags(plan_with(tmp_path, BASE.replace(
+        "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
+    notify = drill.task_dict["notify"]
+    assert notify.topic_arn == "{{ ssm:/dr/topic }}" and "topic_arn" not in notify.template_fields
+    assert notify.upstream_task_ids == {"report"}
+
+
+def test_parsing_makes_no_aws_call(sim, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{sim.endpoint_url}"}}}}')
+    dags = load_plan_dags(folder=PLANS)
+    assert len(dags) == 4
+    assert sim.control.calls() == {}
