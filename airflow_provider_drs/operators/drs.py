@@ -132,7 +132,14 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         server_ids = as_id_list(self.source_server_ids)
         job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
         if job is None:
-            job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
+            try:
+                job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
+            except DrsServerInActiveJob:
+                # botocore may have retried a StartRecovery whose answer was lost: the conflict is
+                # then with our own job, which adoption recognises (exactly these servers, this run).
+                job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
+                if job is None:
+                    raise
         job_id = job["jobID"]
         DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                            aws_partition=self.hook.conn_partition, job_id=job_id)

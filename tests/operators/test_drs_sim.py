@@ -205,3 +205,4 @@ def test_cleanup_refuses_non_drill_instances(sim):
     with pytest.raises(DrsNotADrillInstance, match="not drill instances"):
         cleanup.execute(context())
     assert sim.control.calls().get("TerminateRecoveryInstances", 0) == 0
+
