@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from airflow_provider_drs.hooks.drs import DrsHook
 
@@ -210,10 +210,11 @@ class JobPoller:
 
     def _on_error(self, error: Exception, active: list[WatchedJob]) -> None:
         code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+        fatal = code in FATAL_ERROR_CODES or isinstance(error, ParamValidationError)
         self.consecutive_errors += 1
         budget = min(w.policy.max_consecutive_errors for w in active)
-        if code in FATAL_ERROR_CODES or self.consecutive_errors > budget:
-            why = "refused" if code in FATAL_ERROR_CODES else f"failed {self.consecutive_errors} times in a row"
+        if fatal or self.consecutive_errors > budget:
+            why = "refused" if fatal else f"failed {self.consecutive_errors} times in a row"
             for watched in active:
                 watched.finish(f"DescribeJobs {why} while watching {watched.job_id}: {error}")
             return

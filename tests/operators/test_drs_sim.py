@@ -206,3 +206,33 @@ def test_cleanup_refuses_non_drill_instances(sim):
         cleanup.execute(context())
     assert sim.control.calls().get("TerminateRecoveryInstances", 0) == 0
 
+
+
+NO_BOTOCORE_RETRY = {"retries": {"total_max_attempts": 1}}  # so the trigger's own budget is what is tested
+
+
+def test_trigger_rides_out_transient_server_errors(sim):
+    job_id = start([DB])
+    sim.control.error_rate(0.5, operations=["DescribeJobs"])
+    event = run_trigger(DrsJobTrigger(job_ids=[job_id], botocore_config=NO_BOTOCORE_RETRY,
+                                      max_consecutive_errors=20, **FAST))
+    assert event["status"] == "success"
+    assert event["results"][DB]["launch_status"] == "LAUNCHED"
+
+
+def test_persistent_failure_ends_the_trigger_saying_why(sim):
+    job_id = start([DB])
+    sim.control.error_rate(1.0, operations=["DescribeJobs"])
+    event = run_trigger(DrsJobTrigger(job_ids=[job_id], botocore_config=NO_BOTOCORE_RETRY,
+                                      max_consecutive_errors=2, **FAST))
+    assert event["status"] == "error"
+    assert f"DescribeJobs failed 3 times in a row while watching {job_id}" in event["message"]
+    assert "InternalServerException" in event["message"]
+    assert sim.control.calls()["DescribeJobs"] == 3
+
+
+def test_a_refused_request_ends_the_trigger_at_once(sim):
+    event = run_trigger(DrsJobTrigger(job_ids=["drsjob-not-a-real-id"], **FAST))
+    assert event["status"] == "error"
+    assert "DescribeJobs refused while watching drsjob-not-a-real-id" in event["message"]
+    assert "Parameter validation failed" in event["message"]
