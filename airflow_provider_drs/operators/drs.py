@@ -12,12 +12,13 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_drs.exceptions import DrsNotADrillInstance, DrsServerInActiveJob
+from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import describe_failure
 from airflow_provider_drs.links.drs import DrsJobLink
 from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
+from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,16 +33,7 @@ class _DrsJobWaitMixin:
 
     def _defer_for(self, job_ids: list[str], method_name: str, timeout: float | None) -> None:
         self.defer(  # type: ignore[attr-defined]
-            trigger=DrsJobTrigger(
-                job_ids=job_ids,
-                aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
-                region_name=self.region_name,  # type: ignore[attr-defined]
-                verify=self.verify,  # type: ignore[attr-defined]
-                botocore_config=self.botocore_config,  # type: ignore[attr-defined]
-                min_poll_interval=self.min_poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                max_consecutive_errors=self.max_consecutive_errors,
-            ),
+            trigger=DrsJobTrigger.for_task(self, job_ids),
             method_name=method_name,
             timeout=timedelta(seconds=timeout) if timeout else None,
         )
@@ -50,9 +42,14 @@ class _DrsJobWaitMixin:
         """Poll until every job is COMPLETED; return the per-server results of all of them."""
         deadline = time.monotonic() + timeout if timeout else None
         observed: dict[str, str] = {}
-        started = time.monotonic()
+        started, misses = time.monotonic(), 0
         while True:
             jobs = hook.describe_jobs(job_ids)
+            misses = misses + 1 if len(jobs) < len(job_ids) else 0
+            if misses >= MISSING_JOB_TOLERANCE:
+                missing = sorted(set(job_ids) - set(jobs))
+                raise DrsJobNotFound(f"DRS jobs {', '.join(missing)} not found in region {hook.region_name}: "
+                                     "check the region and account of the AWS connection.")
             now = hook.now_iso()
             for job in jobs.values():
                 for server in job.get("participatingServers", []):

@@ -109,16 +109,7 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         if not self.deferrable:
             return super().execute(context)
         self.defer(
-            trigger=DrsJobTrigger(
-                job_ids=[self.job_id],
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-                min_poll_interval=self.min_poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                max_consecutive_errors=self.max_consecutive_errors,
-            ),
+            trigger=DrsJobTrigger.for_task(self, [self.job_id]),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout else None,
         )

@@ -53,6 +53,20 @@ class DrsJobTrigger(BaseTrigger):
         self.max_poll_interval = max(max_poll_interval, min_poll_interval)
         self.max_consecutive_errors = max_consecutive_errors
 
+    @classmethod
+    def for_task(cls, task: Any, job_ids: Sequence[str]) -> DrsJobTrigger:
+        """The trigger a DRS task defers to: the task's connection and polling settings."""
+        return cls(
+            job_ids=job_ids,
+            aws_conn_id=task.aws_conn_id,
+            region_name=task.region_name,
+            verify=task.verify,
+            botocore_config=task.botocore_config,
+            min_poll_interval=task.min_poll_interval,
+            max_poll_interval=task.max_poll_interval,
+            max_consecutive_errors=task.max_consecutive_errors,
+        )
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
