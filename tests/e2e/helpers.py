@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from airflow_provider_drs.factory.report import report_path
 from airflow_provider_drs.reports.run_report import parse_time
