@@ -117,3 +117,21 @@ class TestOperators:
 )
 def test_id_lists_from_templates(value, expected):
     assert as_id_list(value) == expected
+
+
+class TestLinks:
+    def test_job_link(self):
+        from airflow_provider_drs.links.drs import DrsJobLink
+
+        url = DrsJobLink().format_link(aws_domain="aws.amazon.com", region_name="eu-west-1", job_id=JOB)
+        assert url == f"https://console.aws.amazon.com/drs/home?region=eu-west-1#/launchHistory/{JOB}"
+
+    def test_recovered_instances_link_lists_every_instance(self):
+        from airflow_provider_drs.links.drs import DrsRecoveryInstancesLink
+
+        link = DrsRecoveryInstancesLink()
+        url = link.format_link(aws_domain="amazonaws.cn", region_name="cn-north-1",
+                               instance_ids=["i-0aa11bb22cc33dd44", "i-0ee55ff66aa77bb88"])
+        assert url == ("https://console.amazonaws.cn/ec2/home?region=cn-north-1"
+                       "#Instances:instanceId=i-0aa11bb22cc33dd44,i-0ee55ff66aa77bb88")
+        assert link.format_link(aws_domain="aws.amazon.com", region_name="us-east-1", instance_ids=[]) == ""
