@@ -23,7 +23,7 @@ from airflow_provider_drs.factory.notify import PlanNotifyOperator
 from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
-from airflow_provider_drs.plans import Plan, WaveGraph
+from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -123,13 +123,13 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any]) -> tup
     wave = plan.wave(name)
     server_waves = _server_waves(plan)
     poll = polling()
-    with TaskGroup(group_id=name, tooltip=f"wave {name}") as group:
+    with TaskGroup(group_id=name, tooltip=f"wave {name}"):
         pre = [action_task(a, f"pre_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
                for i, a in enumerate(wave.pre, 1)]
         start = DrsStartRecoveryOperator(
             task_id="start_recovery",
             source_server_ids=f"{{{{ ti.xcom_pull(task_ids='preflight')['{name}'] | tojson }}}}",
-            is_drill=drill, max_servers_per_job=100, **poll, **conn,
+            is_drill=drill, max_servers_per_job=MAX_SERVERS_PER_JOB, **poll, **conn,
         )
         wait = DrsJobSensor(
             task_id="wait_for_launch", job_id=f"{{{{ ti.xcom_pull(task_ids='{name}.start_recovery') }}}}",
@@ -138,5 +138,4 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any]) -> tup
         post = [action_task(a, f"post_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
                 for i, a in enumerate(wave.post, 1)]
         chain(*pre, start, wait, *post)
-    del group
     return (pre or [start])[0], (post or [wait])[-1]
