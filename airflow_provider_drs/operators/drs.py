@@ -85,6 +85,8 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     :param deferrable: wait in the triggerer rather than the worker.
     :param adopt_existing_job: look for this run's job before starting one (default True).
     :param max_servers_per_job: refuse more servers than this (quota L-B827C881, default 100).
+    :param drill_conflict_wait: a recovery (``is_drill=False``) whose servers are in a running drill
+        job waits up to this many seconds for that job to end, then starts; drills never wait.
     """
 
     aws_hook_class = DrsHook
@@ -106,11 +108,13 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         max_poll_interval: float = 30.0,
         max_consecutive_errors: int = 8,
         wait_timeout: float | None = None,
+        drill_conflict_wait: float = 3 * 3600,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.source_server_ids = source_server_ids
         self.is_drill = is_drill
+        self.drill_conflict_wait = drill_conflict_wait
         self.wait_for_completion = wait_for_completion
         self.optional_server_ids = optional_server_ids
         self.deferrable = deferrable
@@ -131,12 +135,12 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         if job is None:
             try:
                 job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
-            except DrsServerInActiveJob:
+            except DrsServerInActiveJob as conflict:
                 # botocore may have retried a StartRecovery whose answer was lost: the conflict is
                 # then with our own job, which adoption recognises (exactly these servers, this run).
                 job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
                 if job is None:
-                    raise
+                    job = self._start_after_drill(conflict, server_ids)
         job_id = job["jobID"]
         DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                            aws_partition=self.hook.conn_partition, job_id=job_id)
@@ -158,6 +162,22 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         persist_instance_link(self, context, results)
         judge_results(self, [job_id], results, as_id_list(self.optional_server_ids))
         return {"job_id": job_id, "results": results}
+
+    def _start_after_drill(self, conflict: DrsServerInActiveJob, server_ids: list[str]) -> dict[str, Any]:
+        """A real recovery whose servers are held by a drill (a scheduled drill running on the worst
+        day) waits for that drill job to end, then starts. Any other conflict is raised."""
+        job = self.hook.describe_jobs([conflict.job_id]).get(conflict.job_id) if conflict.job_id else None
+        if self.is_drill or not job or job.get("initiatedBy") != "START_DRILL":
+            raise conflict
+        self.log.warning("drs.recovery_waits_for_drill drill_job_id=%s servers=%s: a drill holds these "
+                         "servers; the recovery starts when its launch job ends (DRS cannot cancel it)",
+                         conflict.job_id, ",".join(server_ids))
+        deadline = time.monotonic() + self.drill_conflict_wait
+        while self.hook.get_job(conflict.job_id).get("status") != "COMPLETED":
+            if time.monotonic() > deadline:
+                raise conflict
+            time.sleep(self.min_poll_interval)
+        return self.hook.start_recovery(server_ids, is_drill=False)
 
     def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:
         since = run_started_at(context)

@@ -236,3 +236,21 @@ def test_a_refused_request_ends_the_trigger_at_once(sim):
     assert event["status"] == "error"
     assert "DescribeJobs refused while watching drsjob-not-a-real-id" in event["message"]
     assert "Parameter validation failed" in event["message"]
+
+
+def test_recovery_waits_for_a_running_drill_of_its_servers(sim):
+    drill_job = start([DB, APP])  # a scheduled drill is running when the disaster strikes
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=False, **FAST)
+    job_id = op.execute(context())
+    drs = sim.client("drs")
+    jobs = {j["jobID"]: j for j in drs.describe_jobs()["items"]}
+    assert jobs[drill_job]["status"] == "COMPLETED"
+    assert jobs[job_id]["initiatedBy"] == "START_RECOVERY"
+    assert jobs[job_id]["creationDateTime"] >= jobs[drill_job]["endDateTime"]
+
+
+def test_a_drill_never_waits_for_another_job(sim):
+    start([DB])
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
+    with pytest.raises(Exception, match="already in an active job"):
+        op.execute(context())
