@@ -19,7 +19,7 @@ from airflow.sdk import DAG, TaskGroup, chain
 from airflow_provider_drs.factory.actions import action_task
 from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
-from airflow_provider_drs.factory.notify import PlanNotifyOperator
+from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator
 from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
@@ -59,9 +59,11 @@ def build_dag(plan: Plan, mode: str) -> DAG:
     ) as dag:
         first: list[Any] = []
         if not drill:
+            topic = plan.notifications.sns_topic_arn
             first.append(ApprovalOperator(
                 task_id="approve", subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
                 body=_approval_body(plan), retries=0,
+                notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
             ))
         preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan), **conn)
         chain(*first, preflight)

@@ -115,6 +115,7 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
 
 
 def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):
+    inbox = subscribe_queue(airflow_sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
     responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim)
     responder.start()
     dag_run = run_dag(dagbag, "drs_three_tier_recovery")
@@ -130,6 +131,10 @@ def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim)
     instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
     assert len(instances) == 4 and {i["isDrill"] for i in instances} == {False}
     assert read_report(dag_run)["cleanup"] is None
+    # The approvers were told, then everyone got the outcome.
+    subjects = sorted(m["Subject"] for m in inbox())
+    assert len(subjects) == 2 and subjects[0] == "[DRS recovery] approval needed: three-tier"
+    assert subjects[1].startswith("[DRS recovery] three-tier: succeeded")
 
 
 def test_hand_written_start_sensor_cleanup_dag(airflow_sim):

@@ -91,3 +91,24 @@ def test_parsing_makes_no_aws_call(sim, monkeypatch):
     dags = load_plan_dags(folder=PLANS)
     assert len(dags) == 4
     assert sim.control.calls() == {}
+
+
+def test_recovery_approval_notifies_the_plan_topic(tmp_path):
+    _, recovery = build_dags(plan_with(tmp_path, BASE.replace(
+        "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
+    (notifier,) = recovery.task_dict["approve"].notifiers
+    assert notifier.topic_arn == "{{ ssm:/dr/topic }}" and notifier.template_fields == ()
+
+
+def test_a_failed_approval_notification_never_blocks_the_recovery(sim, capsys):
+    from types import SimpleNamespace
+
+    from airflow_provider_drs.factory.notify import ApprovalSnsNotifier
+
+    notifier = ApprovalSnsNotifier(topic_arn="{{ ssm:/dr/does-not-exist }}", plan_name="lab",
+                                   aws_conn_id="aws_sim", region_name="us-east-1")
+    context = {"task": SimpleNamespace(subject="Recover?", body="waves"), "dag": SimpleNamespace(dag_id="d"),
+               "run_id": "r"}
+    notifier.notify(context)  # must not raise
+    assert "drs.notify approval plan=lab failed" in capsys.readouterr().out
+    assert sim.control.calls().get("sns:Publish", 0) == 0
