@@ -14,6 +14,14 @@ import random
 from typing import Any
 
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
 
 DEFAULT_MAX_ATTEMPTS = 10
 # The longest single wait we accept from a Retry-After header; DRS asks for seconds, not minutes.
@@ -97,3 +105,40 @@ def register_retry_after(session: Any, service_id: str, max_attempts: int) -> No
     emitter.register_first(
         f"needs-retry.{service_id}", make_retry_after_handler(max_attempts), unique_id=_HANDLER_ID
     )
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalServerError",
+        "InternalFailure",
+    }
+)
+_TRANSPORT_ERRORS = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    HTTPClientError,
+)
+
+
+def is_transient_error(error: BaseException) -> bool:
+    """True for errors worth another try once botocore has given up: throttling, 5xx answers and
+    connection trouble. Anything else (access denied, a bad parameter, an unknown id) will not get
+    better by waiting."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in _TRANSIENT_CODES or status == 429 or status >= 500
+    if isinstance(error, _TRANSPORT_ERRORS):
+        return True
+    return isinstance(error, (ConnectionError, TimeoutError))  # raw socket / asyncio errors

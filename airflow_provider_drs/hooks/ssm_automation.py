@@ -18,17 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-    ReadTimeoutError,
-)
 
 from airflow_provider_drs.exceptions import SsmAutomationFailed
-from airflow_provider_drs.hooks.retry import RetryAfterMixin
+from airflow_provider_drs.hooks.retry import RetryAfterMixin, is_transient_error
 
 # AutomationExecutionStatus (botocore ssm 2014-11-06). Terminal statuses that mean success:
 SUCCESS_STATUSES = frozenset({"Success", "CompletedWithSuccess"})
@@ -52,41 +44,6 @@ TERMINAL_STATUSES = SUCCESS_STATUSES | FAILURE_STATUSES
 
 # Step statuses that point at the step that broke an execution (in order of preference).
 _FAILED_STEP_STATUSES = ("Failed", "TimedOut", "Cancelled", "Rejected", "CompletedWithFailure", "Exited")
-
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalServerError",
-        "InternalFailure",
-    }
-)
-_TRANSPORT_ERRORS = (
-    EndpointConnectionError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    HTTPClientError,
-)
-
-
-def is_transient_error(error: BaseException) -> bool:
-    """True for errors worth another poll: throttling, 5xx answers and connection trouble."""
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return code in _TRANSIENT_CODES or status == 429 or status >= 500
-    if isinstance(error, _TRANSPORT_ERRORS):
-        return True
-    return isinstance(error, (ConnectionError, TimeoutError))  # raw socket / asyncio errors
-
 
 def _parameter_value(value: Any) -> str:
     if isinstance(value, bool):  # before int: bool is an int. SSM Boolean parameters want lowercase.

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_drs.hooks.drs_results import job_summary
+from airflow_provider_drs.hooks.retry import is_transient_error
 from airflow_provider_drs.triggers.drs_poller import JobPoller, PollingPolicy
 
 # The final read (log items + recovery instances) is retried this often before giving up.
@@ -123,8 +124,8 @@ class DrsJobTrigger(BaseTrigger):
             try:
                 results = await hook.get_job_results_async(watched.job, watched.observed_launched, client)
                 break
-            except (ClientError, BotoCoreError, OSError):
-                if attempt == FINAL_READ_ATTEMPTS:
+            except (ClientError, BotoCoreError, OSError) as error:
+                if attempt == FINAL_READ_ATTEMPTS or not is_transient_error(error):
                     raise
                 await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
         return {**job_summary(watched.job), "results": results}

@@ -24,15 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.retry import is_transient_error
 
-# Errors that no amount of waiting fixes: end the triggers at once, saying why.
-FATAL_ERROR_CODES = frozenset(
-    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-     "ValidationException", "UninitializedAccountException", "ExpiredTokenException"}
-)
 # DescribeJobs may not list a job for a moment right after StartRecovery.
 MISSING_JOB_TOLERANCE = 3
 # Job log reads (one call per job) allowed per polling round, across all watched jobs.
@@ -209,8 +205,7 @@ class JobPoller:
                 watched.next_due = min(watched.next_due, now + watched.policy.min_interval)
 
     def _on_error(self, error: Exception, active: list[WatchedJob]) -> None:
-        code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
-        fatal = code in FATAL_ERROR_CODES or isinstance(error, ParamValidationError)
+        fatal = not is_transient_error(error)  # no amount of waiting fixes these
         self.consecutive_errors += 1
         budget = min(w.policy.max_consecutive_errors for w in active)
         if fatal or self.consecutive_errors > budget:
