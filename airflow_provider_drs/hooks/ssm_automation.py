@@ -153,6 +153,40 @@ def automation_event(
     }
 
 
+class ExecutionWatch:
+    """The bookkeeping of one wait for an execution, shared by the worker's loop (the hook) and the
+    triggerer's (SsmAutomationTrigger): transient errors in a row, the last status, the log lines."""
+
+    def __init__(self, execution_id: str, max_attempts: int, max_transient_errors: int, log: Any):
+        self.execution_id, self.max_attempts, self.max_transient_errors = execution_id, max_attempts, max_transient_errors
+        self.log = log
+        self.transient = 0
+        self.status: str | None = None
+
+    def tolerate(self, error: BaseException) -> bool:
+        """Count a transient error; False when waiting will not help or one error too many."""
+        if not is_transient_error(error) or self.transient >= self.max_transient_errors:
+            return False
+        self.transient += 1
+        self.log.warning("ssm.automation execution_id=%s transient_error=%r retry=%d/%d",
+                         self.execution_id, error, self.transient, self.max_transient_errors)
+        return True
+
+    def read(self, execution: Mapping[str, Any], attempt: int) -> bool:
+        """Record one read of the execution; True once it has ended."""
+        self.transient = 0
+        self.status = execution.get("AutomationExecutionStatus", "Unknown")
+        self.log.info("ssm.automation execution_id=%s document=%s status=%s step=%s attempt=%d/%d",
+                      self.execution_id, execution.get("DocumentName", "?"), self.status,
+                      execution.get("CurrentStepName", "-"), attempt, self.max_attempts)
+        return self.status in TERMINAL_STATUSES
+
+    def still_running(self, poll_interval: float) -> str:
+        return (f"SSM Automation {self.execution_id} is still {self.status or 'unreadable'} after "
+                f"{self.max_attempts} polls {poll_interval:g}s apart; it was left running. Raise max_attempts, "
+                f"or stop it with `aws ssm stop-automation-execution --automation-execution-id {self.execution_id}`.")
+
+
 class SsmAutomationHook(RetryAfterMixin, AwsBaseHook):
     """
     Interact with AWS Systems Manager Automation (runbooks).
@@ -233,43 +267,19 @@ class SsmAutomationHook(RetryAfterMixin, AwsBaseHook):
 
         :raises SsmAutomationFailed: the execution is still running after ``max_attempts`` polls.
         """
-        transient = 0
-        status = "Unknown"
+        watch = ExecutionWatch(execution_id, max_attempts, max_transient_errors, self.log)
         for attempt in range(1, max_attempts + 1):
             try:
                 execution = self.get_automation_execution(execution_id)
             except Exception as error:
-                if not is_transient_error(error) or transient >= max_transient_errors:
+                if not watch.tolerate(error):
                     raise
-                transient += 1
-                self.log.warning(
-                    "ssm.automation execution_id=%s transient_error=%r retry=%d/%d",
-                    execution_id,
-                    error,
-                    transient,
-                    max_transient_errors,
-                )
             else:
-                transient = 0
-                status = execution.get("AutomationExecutionStatus", "Unknown")
-                self.log.info(
-                    "ssm.automation execution_id=%s document=%s status=%s step=%s attempt=%d/%d",
-                    execution_id,
-                    execution.get("DocumentName", "?"),
-                    status,
-                    execution.get("CurrentStepName", "-"),
-                    attempt,
-                    max_attempts,
-                )
-                if status in TERMINAL_STATUSES:
+                if watch.read(execution, attempt):
                     return execution
             if attempt < max_attempts:
                 time.sleep(poll_interval)
-        raise SsmAutomationFailed(
-            f"SSM Automation {execution_id} is still {status} after {max_attempts} polls "
-            f"{poll_interval:g}s apart; it was left running. Raise max_attempts, or stop it with "
-            f"`aws ssm stop-automation-execution --automation-execution-id {execution_id}`."
-        )
+        raise SsmAutomationFailed(watch.still_running(poll_interval))
 
     # --- async counterparts (for triggers) -------------------------------------------------------
     async def get_automation_execution_async(self, execution_id: str, client: Any = None) -> dict[str, Any]:

@@ -8,12 +8,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_drs.hooks.ssm_automation import (
-    TERMINAL_STATUSES,
-    SsmAutomationHook,
-    automation_event,
-    is_transient_error,
-)
+from airflow_provider_drs.hooks.ssm_automation import ExecutionWatch, SsmAutomationHook, automation_event
 
 
 class SsmAutomationTrigger(BaseTrigger):
@@ -100,37 +95,17 @@ class SsmAutomationTrigger(BaseTrigger):
 
     async def _wait(self) -> dict[str, Any]:
         hook = self.hook()
-        status: str | None = None
-        transient = 0
+        watch = ExecutionWatch(self.execution_id, self.max_attempts, self.max_transient_errors, self.log)
         try:
             async with await hook.get_async_conn() as client:
                 for attempt in range(1, self.max_attempts + 1):
                     try:
                         execution = await hook.get_automation_execution_async(self.execution_id, client)
                     except Exception as error:
-                        if not is_transient_error(error) or transient >= self.max_transient_errors:
+                        if not watch.tolerate(error):
                             raise
-                        transient += 1
-                        self.log.warning(
-                            "ssm.automation execution_id=%s transient_error=%r retry=%d/%d",
-                            self.execution_id,
-                            error,
-                            transient,
-                            self.max_transient_errors,
-                        )
                     else:
-                        transient = 0
-                        status = execution.get("AutomationExecutionStatus", "Unknown")
-                        self.log.info(
-                            "ssm.automation execution_id=%s document=%s status=%s step=%s attempt=%d/%d",
-                            self.execution_id,
-                            execution.get("DocumentName", "?"),
-                            status,
-                            execution.get("CurrentStepName", "-"),
-                            attempt,
-                            self.max_attempts,
-                        )
-                        if status in TERMINAL_STATUSES:
+                        if watch.read(execution, attempt):
                             return automation_event(execution, execution_id=self.execution_id)
                     if attempt < self.max_attempts:
                         await asyncio.sleep(self.poll_interval)
@@ -140,12 +115,6 @@ class SsmAutomationTrigger(BaseTrigger):
                 f"SSM Automation {self.execution_id}: could not read its status ({error}). Check the "
                 "execution id, and the region and credentials of the AWS connection "
                 f"{self.aws_conn_id!r}.",
-                status,
+                watch.status,
             )
-        return self._error(
-            f"SSM Automation {self.execution_id} is still {status or 'unreadable'} after "
-            f"{self.max_attempts} polls {self.poll_interval:g}s apart; it was left running. Raise "
-            "max_attempts, or stop it with `aws ssm stop-automation-execution "
-            f"--automation-execution-id {self.execution_id}`.",
-            status,
-        )
+        return self._error(watch.still_running(self.poll_interval), watch.status)
