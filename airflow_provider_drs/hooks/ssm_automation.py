@@ -6,7 +6,7 @@ GetAutomationExecution, StopAutomationExecution).
 
 Besides the hook, the module holds the pure helpers that the operator (sync wait) and the trigger
 (deferred wait) share, so that both ways of waiting judge an execution identically:
-``normalize_parameters``, ``failure_summary``, ``automation_event`` and ``is_transient_error``.
+``normalize_parameters``, ``failure_summary``, ``automation_event`` and ``ExecutionWatch``.
 """
 
 from __future__ import annotations
