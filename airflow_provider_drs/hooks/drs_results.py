@@ -127,6 +127,18 @@ def _fold_log_items(results: dict[str, dict[str, Any]], log_items: Iterable[Mapp
     return job_end
 
 
+def note_launches(job: Mapping[str, Any], observed: dict[str, str], seen_at: str) -> bool:
+    """Record in ``observed`` when each server of the job was first seen LAUNCHED (the launch time
+    DRS does not log). True once any server has finished launching, the cue to poll fast."""
+    finished = False
+    for server in job.get("participatingServers", []):
+        status = server.get("launchStatus")
+        if status == "LAUNCHED":
+            observed.setdefault(server["sourceServerID"], seen_at)
+        finished = finished or status in ("LAUNCHED", "FAILED")
+    return finished
+
+
 def summarize(results: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     """Server ids grouped by launch status, for log lines and messages."""
     summary: dict[str, list[str]] = {}

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import describe_failure
+from airflow_provider_drs.hooks.drs_results import describe_failure, note_launches
 from airflow_provider_drs.links.drs import DrsJobLink
 from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
@@ -42,7 +42,7 @@ class _DrsJobWaitMixin:
         """Poll until every job is COMPLETED; return the per-server results of all of them."""
         deadline = time.monotonic() + timeout if timeout else None
         observed: dict[str, str] = {}
-        started, misses = time.monotonic(), 0
+        started, misses, launching = time.monotonic(), 0, False
         while True:
             jobs = hook.describe_jobs(job_ids)
             misses = misses + 1 if len(jobs) < len(job_ids) else 0
@@ -52,15 +52,13 @@ class _DrsJobWaitMixin:
                                      "check the region and account of the AWS connection.")
             now = hook.now_iso()
             for job in jobs.values():
-                for server in job.get("participatingServers", []):
-                    if server.get("launchStatus") == "LAUNCHED":
-                        observed.setdefault(server["sourceServerID"], now)
+                launching = note_launches(job, observed, now) or launching
             if len(jobs) == len(job_ids) and all(j.get("status") == "COMPLETED" for j in jobs.values()):
                 break
             if deadline and time.monotonic() > deadline:
                 raise AirflowException(f"DRS jobs {', '.join(job_ids)} did not complete within {timeout} s.")
             age = time.monotonic() - started
-            time.sleep(self.min_poll_interval if observed else min(self.max_poll_interval, max(self.min_poll_interval, age * 0.1)))
+            time.sleep(self.min_poll_interval if launching else min(self.max_poll_interval, max(self.min_poll_interval, age * 0.1)))
         results: dict[str, Any] = {}
         for job_id in job_ids:
             results.update(hook.get_job_results(job_id, observed))

@@ -12,7 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, PokeReturnValue
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import describe_failure, failed_servers, job_summary
+from airflow_provider_drs.hooks.drs_results import describe_failure, failed_servers, job_summary, note_launches
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
@@ -116,10 +116,7 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         job = self.hook.get_job(self.job_id)
-        now = DrsHook.now_iso()
-        for server in job.get("participatingServers", []):
-            if server.get("launchStatus") == "LAUNCHED":
-                self._observed_launched.setdefault(server["sourceServerID"], now)
+        note_launches(job, self._observed_launched, DrsHook.now_iso())
         self.log.info("drs.poke job_id=%s status=%s", self.job_id, job.get("status"))
         if job.get("status") != "COMPLETED":
             return False

@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_results import note_launches
 from airflow_provider_drs.hooks.retry import is_transient_error
 
 # DescribeJobs may not list a job for a moment right after StartRecovery.
@@ -171,12 +172,8 @@ class JobPoller:
             watched.next_due = now + watched.policy.min_interval
             return
         watched.missing, watched.job = 0, job
-        for server in job.get("participatingServers", []):
-            status = server.get("launchStatus")
-            if status == "LAUNCHED":
-                watched.observed_launched.setdefault(server["sourceServerID"], seen_at)
-            if status in ("LAUNCHED", "FAILED"):
-                watched.launch_phase = True
+        if note_launches(job, watched.observed_launched, seen_at):
+            watched.launch_phase = True
         if job.get("status") == "COMPLETED":
             watched.finish()
             return
