@@ -39,12 +39,15 @@ def polling() -> dict[str, float]:
 
 
 def build_dags(plan: Plan) -> list[DAG]:
-    return [build_dag(plan, "drill"), build_dag(plan, "recovery")]
-
-
-def build_dag(plan: Plan, mode: str) -> DAG:
     graph = WaveGraph(plan)
+    return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph)]
+
+
+def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
+    graph = graph or WaveGraph(plan)
     conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
+    poll = polling()
+    server_waves = {server: wave.name for wave in plan.waves for server in wave.static_servers(plan)}
     drill = mode == "drill"
     with DAG(
         dag_id=plan.dag_id(mode),
@@ -54,7 +57,7 @@ def build_dag(plan: Plan, mode: str) -> DAG:
         catchup=False,
         max_active_runs=1,  # two runs of one plan would fight over the same servers
         tags=["drs", mode, f"plan:{plan.name}"],
-        doc_md=plan_doc_md(plan, mode),
+        doc_md=plan_doc_md(plan, mode, graph),
         default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     ) as dag:
         first: list[Any] = []
@@ -62,13 +65,13 @@ def build_dag(plan: Plan, mode: str) -> DAG:
             topic = plan.notifications.sns_topic_arn
             first.append(ApprovalOperator(
                 task_id="approve", subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
-                body=_approval_body(plan), retries=0,
+                body=_approval_body(plan, graph), retries=0,
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
             ))
         preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan), **conn)
         chain(*first, preflight)
 
-        groups = {name: _wave_group(plan, name, drill, conn) for name in graph.order}
+        groups = {name: _wave_group(plan, name, drill, conn, poll, server_waves) for name in graph.order}
         for name, (group_start, group_end) in groups.items():
             wave = plan.wave(name)
             if not wave.depends_on:
@@ -85,7 +88,7 @@ def build_dag(plan: Plan, mode: str) -> DAG:
         if drill and plan.drill.cleanup != "never":
             cleanup = DrillCleanupOperator(
                 task_id="cleanup", wave_names=graph.order, trigger_rule=CLEANUP_TRIGGER[plan.drill.cleanup],
-                deferrable=True, **polling(), **conn,
+                deferrable=True, **poll, **conn,
             )
             [preflight, *ends] >> cleanup
         report = PlanReportOperator(
@@ -107,24 +110,19 @@ def _wave_specs(plan: Plan) -> dict[str, dict[str, Any]]:
     return {w.name: {"servers": w.static_servers(plan), "tag_groups": w.tag_selectors(plan)} for w in plan.waves}
 
 
-def _server_waves(plan: Plan) -> dict[str, str]:
-    return {server: wave.name for wave in plan.waves for server in wave.static_servers(plan)}
-
-
-def _approval_body(plan: Plan) -> str:
+def _approval_body(plan: Plan, graph: WaveGraph) -> str:
     lines = [f"Plan **{plan.name}**: {plan.description}", "", f"RTO target {plan.rto_minutes} min.", ""]
-    for name in WaveGraph(plan).order:
+    for name in graph.order:
         wave = plan.wave(name)
         servers = wave.static_servers(plan) + [f"tags {t}" for t in wave.tag_selectors(plan).values()]
         lines.append(f"- wave **{name}**: {', '.join(servers)}")
     return "\n".join(lines)
 
 
-def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any]) -> tuple[Any, Any]:
+def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: dict[str, float],
+                server_waves: dict[str, str]) -> tuple[Any, Any]:
     """Build one wave's TaskGroup; return its first and last task."""
     wave = plan.wave(name)
-    server_waves = _server_waves(plan)
-    poll = polling()
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
         pre = [action_task(a, f"pre_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
                for i, a in enumerate(wave.pre, 1)]

@@ -12,8 +12,7 @@ def _action_line(action) -> str:
     return f"{action.kind}: {spec.document}"
 
 
-def plan_doc_md(plan: Plan, mode: str) -> str:
-    graph = WaveGraph(plan)
+def plan_doc_md(plan: Plan, mode: str, graph: WaveGraph) -> str:
     lines = [
         f"# {plan.name} ({mode})",
         "",
