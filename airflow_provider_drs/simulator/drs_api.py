@@ -62,12 +62,16 @@ def router(state: DrsState) -> APIRouter:
 
         api.add_api_route(path, handler, methods=["POST"], name=operation, include_in_schema=False)
 
-    route("/StartRecovery", "StartRecovery", state.start_recovery, 202)
-    route("/DescribeJobs", "DescribeJobs", state.describe_jobs)
-    route("/DescribeJobLogItems", "DescribeJobLogItems", state.describe_job_log_items)
-    route("/DescribeSourceServers", "DescribeSourceServers", state.describe_source_servers)
-    route("/DescribeRecoveryInstances", "DescribeRecoveryInstances", state.describe_recovery_instances)
-    route("/TerminateRecoveryInstances", "TerminateRecoveryInstances", state.terminate_recovery_instances)
+    handlers = {
+        "StartRecovery": state.start_recovery,
+        "DescribeJobs": state.describe_jobs,
+        "DescribeJobLogItems": state.describe_job_log_items,
+        "DescribeSourceServers": state.describe_source_servers,
+        "DescribeRecoveryInstances": state.describe_recovery_instances,
+        "TerminateRecoveryInstances": state.terminate_recovery_instances,
+    }
+    for (_, path), operation in OPERATIONS.items():
+        route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)
 
     @api.get("/tags/{resource_arn:path}", include_in_schema=False)
     async def list_tags_for_resource(resource_arn: str) -> Any:
