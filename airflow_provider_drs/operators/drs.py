@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import describe_failure, note_launches
-from airflow_provider_drs.links.drs import DrsJobLink
+from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
 from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
@@ -89,7 +89,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
 
     aws_hook_class = DrsHook
     template_fields = aws_template_fields("source_server_ids", "is_drill", "optional_server_ids")
-    operator_extra_links = (DrsJobLink(),)
+    operator_extra_links = (DrsJobLink(), DrsRecoveryInstancesLink())
     ui_color = "#f7c59f"
 
     def __init__(
@@ -145,6 +145,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         if not self.wait_for_completion:
             return job_id
         context["ti"].xcom_push(key="job_id", value=job_id)
+        persist_instance_link(self, context, {})  # empty until launched; Airflow reads it on deferral
         if self.deferrable:
             self._defer_for([job_id], "execute_complete", self.wait_timeout)
         results = self._wait_in_worker(self.hook, [job_id], self.wait_timeout)
