@@ -21,10 +21,12 @@ class DrsJobLimitExceeded(DrsRequestError):
 class DrsServerInActiveJob(DrsProviderError):
     """DRS answered ConflictException: a source server already takes part in an active job."""
 
-    def __init__(self, message: str, server_id: str | None = None, job_id: str | None = None):
+    def __init__(self, message: str, server_id: str | None = None, job_id: str | None = None,
+                 job: dict | None = None):
         super().__init__(message)
         self.server_id = server_id
         self.job_id = job_id
+        self.job = job  # the job in the way, as DescribeJobs returned it, when known
 
 
 class DrsJobNotFound(DrsProviderError):

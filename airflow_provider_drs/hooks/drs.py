@@ -143,12 +143,14 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         if code == "ConflictException":
             server_id = error.response.get("resourceId")
             busy = self._active_jobs_of(ids)
-            detail = "; ".join(f"{s} is in job {j}" for s, j in busy.items()) or message
+            detail = "; ".join(f"{s} is in job {j['jobID']}" for s, j in busy.items()) or message
+            job = next(iter(busy.values()), None)
             return DrsServerInActiveJob(
                 f"DRS refused StartRecovery: a server is already in an active job ({detail}). Wait for "
                 "that job to end, or adopt it, before starting another.",
                 server_id=server_id or next(iter(busy), None),
-                job_id=next(iter(busy.values()), None),
+                job_id=job["jobID"] if job else None,
+                job=job,
             )
         if code == "ServiceQuotaExceededException":
             return DrsJobLimitExceeded(f"DRS refused StartRecovery for {len(ids)} servers: {message}")
@@ -156,15 +158,15 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
             return DrsRequestError(f"DRS refused StartRecovery for {', '.join(ids)}: {message}")
         return error
 
-    def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, str]:
-        """server id -> id of the active job it takes part in (for error messages)."""
+    def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """server id -> the active job it takes part in (for the conflict error)."""
         wanted, busy = set(source_server_ids), {}
         try:  # active jobs are young: a two-day window keeps this cheap in a busy account
             for job in self.iter_jobs(since=datetime.now(timezone.utc) - timedelta(days=2)):
                 if job.get("status") in ACTIVE_JOB_STATUSES:
                     for server in job.get("participatingServers", []):
                         if server["sourceServerID"] in wanted:
-                            busy[server["sourceServerID"]] = job["jobID"]
+                            busy[server["sourceServerID"]] = job
         except ClientError:
             pass  # only a nicer message is lost; the caller raises the original conflict
         return busy

@@ -165,7 +165,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     def _start_after_drill(self, conflict: DrsServerInActiveJob, server_ids: list[str]) -> dict[str, Any]:
         """A real recovery whose servers are held by a drill (a scheduled drill running on the worst
         day) waits for that drill job to end, then starts. Any other conflict is raised."""
-        job = self.hook.describe_jobs([conflict.job_id]).get(conflict.job_id) if conflict.job_id else None
+        job = conflict.job
         if self.is_drill or not job or job.get("initiatedBy") != "START_DRILL":
             raise conflict
         self.log.warning("drs.recovery_waits_for_drill drill_job_id=%s servers=%s: a drill holds these "
