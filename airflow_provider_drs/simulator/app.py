@@ -8,6 +8,8 @@ instance of a server that has just crossed into LAUNCHED.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
@@ -33,11 +35,18 @@ def credential_scope(authorization: bytes | None) -> tuple[str | None, str | Non
     return scope[3], scope[2]
 
 
-class SimulatorApp:
-    """ASGI entry point; ``api`` is the FastAPI app with DRS, SSM Automation and /_sim/ routes."""
+ACCESS_LOG = logging.getLogger("drs_sim.access")
 
-    def __init__(self, simulation: Simulation):
+
+class SimulatorApp:
+    """ASGI entry point; ``api`` is the FastAPI app with DRS, SSM Automation and /_sim/ routes.
+
+    :param access_log: log one line per AWS request: operation, region, fate, status, duration.
+    """
+
+    def __init__(self, simulation: Simulation, access_log: bool = False):
         self.simulation = simulation
+        self.access_log = access_log
         self.api = FastAPI(title="drs-sim", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json",
                            redoc_url=None)
         self.api.include_router(control.router(simulation))
@@ -48,57 +57,99 @@ class SimulatorApp:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
             return await self.api(scope, receive, send)
+        if not self.access_log:
+            return await self._dispatch(scope, receive, send)
+        started, status = time.monotonic(), {}
+
+        async def send_noting_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            return await self._dispatch(scope, receive, send_noting_status)
+        finally:
+            ACCESS_LOG.info("%s %s %s region=%s status=%s %.1f ms", scope["method"], scope["path"],
+                            scope.get("sim.name", "-"), scope.get("sim.region", "-"), status.get("code", "dropped"),
+                            (time.monotonic() - started) * 1000)
+
+    async def _dispatch(self, scope, receive, send):
         headers = dict(scope["headers"])
         service, region = credential_scope(headers.get(b"authorization"))
         region = region or DEFAULT_REGION
         scope["sim.region"] = region
         sim = self.simulation
-        if sim.faults.latency_seconds:
-            await asyncio.sleep(sim.faults.latency_seconds)
-        sim.drs.advance(region)
-
         target = headers.get(b"x-amz-target", b"").decode()
         if service == "drs":
             operation, protocol = drs_api.operation_for(scope["method"], scope["path"]), "rest-json"
-            if operation is None:
-                err = errors.ApiError(404, "UnknownOperationException",
-                                      f"drs-sim does not implement {scope['method']} {scope['path']}")
-                return await errors.rest_json_response(err)(scope, receive, send)
         elif service == "ssm" and target in _AUTOMATION_TARGETS:
             operation, protocol = target.removeprefix(ssm_automation.TARGET_PREFIX), "json"
         else:
-            return await self._forward(scope, receive, send, service, target, headers)
-
-        sim.count(operation)
+            operation, protocol = None, None
+        # The whole request first: one whose client goes away before it is whole was never
+        # processed (dropped); one received whole is processed even if its client gives up while
+        # it is held by the latency fault, as AWS would.
+        body = await _read_body(receive)
+        name = operation if protocol else _forwarded_name(service, target, headers, body, scope["method"])
+        scope["sim.name"] = name
+        if body is None:
+            sim.count(name or scope["path"], "dropped")
+            return None
+        receive = _replay(body, receive)
+        delay = sim.faults.latency_for(name)
+        if delay:
+            await asyncio.sleep(delay)
+        sim.drs.advance(region)
+        if protocol is None:
+            sim.count(name)
+            return await self.moto(scope, receive, send)
+        if operation is None:
+            sim.count(f"drs:{scope['method']} {scope['path']}", "refused")
+            err = errors.ApiError(404, "UnknownOperationException",
+                                  f"drs-sim does not implement {scope['method']} {scope['path']}")
+            return await errors.rest_json_response(err)(scope, receive, send)
         fault = sim.faults.check(operation)
         if fault is not None:
+            sim.count(operation, "refused")
             kind, retry_after = fault
             err = (errors.throttling(operation, retry_after, protocol) if kind == "throttle"
                    else errors.internal(operation, protocol))
             return await errors.error_response(err, protocol)(scope, receive, send)
+        sim.count(operation)
         return await self.api(scope, receive, send)
 
-    async def _forward(self, scope, receive, send, service, target, headers):
-        """Count the call as ``service:Operation`` and hand it to moto unchanged."""
-        name = None
-        if target:
-            name = target.rsplit(".", 1)[-1]
-        elif headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
-            # Query protocol (EC2, SNS, STS...): the operation is the Action field of the body.
-            chunks, more = [], True
-            while more:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                more = message.get("more_body", False)
-            body = b"".join(chunks)
-            name = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [None])[0]
-            replayed, original = False, receive
 
-            async def receive():  # noqa: F811 - hand moto the body we already consumed
-                nonlocal replayed
-                if replayed:
-                    return await original()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-        self.simulation.count(f"{service or 'unsigned'}:{name or scope['method']}")
-        return await self.moto(scope, receive, send)
+async def _read_body(receive) -> bytes | None:
+    """The request body, or None when the client disconnected before sending all of it."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, original):
+    """An ASGI receive that hands the app the body already read, then defers to the real one
+    (which reports a disconnect)."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await original()
+
+    return receive
+
+
+def _forwarded_name(service: str | None, target: str, headers: dict, body: bytes | None, method: str) -> str:
+    """``service:Operation`` of a request for moto: from X-Amz-Target (JSON protocols) or the
+    Action field of the form body (query protocol: EC2, SNS, STS...)."""
+    name = target.rsplit(".", 1)[-1] if target else None
+    if not name and body and headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
+        name = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [None])[0]
+    return f"{service or 'unsigned'}:{name or method}"

@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="multiply every simulated duration by X; X < 1 is faster (0.1 = ten times faster)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids, jitter and injected faults")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action="store_true",
+                       help="log every AWS request: operation, region, status (refused, dropped) and duration")
     check = commands.add_parser("validate", help="check an inventory file and list its servers")
     check.add_argument("inventory")
     return parser
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"drs-sim: {len(inventory.source_servers)} source servers, time scale {args.time_scale}, "
           f"seed {args.seed}, listening on http://{args.host}:{args.port}", flush=True)
-    serve(Simulation(inventory, args.time_scale, args.seed), args.host, args.port, args.log_level)
+    serve(Simulation(inventory, args.time_scale, args.seed), args.host, args.port, args.log_level,
+          args.access_log)
     return 0
 
 

@@ -3,10 +3,12 @@
     POST /_sim/throttle        {"operation": "DescribeJobs", "per_second": 2, "retry_after_seconds": 1}
     POST /_sim/error_rate      {"rate": 0.2, "operations": ["DescribeJobs"]}     (operations optional)
     POST /_sim/fail_server     {"server_id": "s-...", "phase": "CONVERSION", "raw_error": "..."}
-    POST /_sim/latency         {"seconds": 0.2}
+    POST /_sim/latency         {"seconds": 0.2, "operations": ["StartRecovery"]}      (operations optional)
     POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
     POST /_sim/time_scale      {"time_scale": 0.1}          (jobs and automations started from now on)
-    POST /_sim/clear_faults    GET /_sim/faults    GET /_sim/calls    POST /_sim/reset    GET /_sim/health
+    POST /_sim/clear_faults    GET /_sim/faults    POST /_sim/reset    GET /_sim/health
+    GET /_sim/calls            requests processed, by operation
+    GET /_sim/call_counts      {"served": {...}, "refused": {...}, "dropped": {...}}
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class FailServerBody(BaseModel):
 
 class LatencyBody(BaseModel):
     seconds: float = Field(ge=0)
+    operations: list[str] | None = None
 
 
 class TimeScaleBody(BaseModel):
@@ -80,7 +83,7 @@ def router(simulation: Simulation) -> APIRouter:
 
     @api.post("/latency")
     def latency(body: LatencyBody):
-        return guarded(control.latency, body.seconds)
+        return guarded(control.latency, body.seconds, body.operations)
 
     @api.post("/fail_automation")
     def fail_automation(body: FailAutomationBody):
@@ -97,6 +100,10 @@ def router(simulation: Simulation) -> APIRouter:
     @api.get("/calls")
     def calls():
         return control.calls()
+
+    @api.get("/call_counts")
+    def call_counts():
+        return control.call_counts()
 
     @api.post("/reset")
     def reset():
@@ -141,8 +148,8 @@ class SimulatorClient:
     def fail_server(self, server_id: str, phase: str, raw_error: str | None = None) -> None:
         self._call("POST", "fail_server", {"server_id": server_id, "phase": phase, "raw_error": raw_error})
 
-    def latency(self, seconds: float) -> None:
-        self._call("POST", "latency", {"seconds": seconds})
+    def latency(self, seconds: float, operations: list[str] | None = None) -> None:
+        self._call("POST", "latency", {"seconds": seconds, "operations": operations})
 
     def fail_automation(self, document: str, step: str) -> None:
         self._call("POST", "fail_automation", {"document": document, "step": step})
@@ -158,6 +165,9 @@ class SimulatorClient:
 
     def calls(self) -> dict[str, int]:
         return self._call("GET", "calls")
+
+    def call_counts(self) -> dict[str, dict[str, int]]:
+        return self._call("GET", "call_counts")
 
     def reset(self) -> None:
         self._call("POST", "reset")

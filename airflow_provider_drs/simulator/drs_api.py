@@ -24,9 +24,13 @@ OPERATIONS = {
 }
 
 
+# Tag operations carry the resource ARN in the path: /tags/{resourceArn}.
+TAG_OPERATIONS = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}
+
+
 def operation_for(method: str, path: str) -> str | None:
-    if method == "GET" and path.startswith("/tags/"):
-        return "ListTagsForResource"
+    if path.startswith("/tags/"):
+        return TAG_OPERATIONS.get(method)
     return OPERATIONS.get((method, path))
 
 
@@ -34,12 +38,15 @@ def _ok(payload: dict, status: int = 200) -> Response:
     return Response(json.dumps(payload), status, media_type="application/json")
 
 
-async def _body(request: Request, operation: str) -> dict:
+async def _body(request: Request, operation: str, uri_members: dict | None = None) -> dict:
+    """The JSON body, validated with the members the URI carries (``uri_members``) merged in."""
     raw = await request.body()
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
         raise errors.validation("Request body is not valid JSON", reason="cannotParse") from None
+    if uri_members:
+        body = {**body, **uri_members}
     found = problems(input_shape("drs", operation), body)
     if found:
         field, message = found[0]
@@ -77,6 +84,24 @@ def router(state: DrsState) -> APIRouter:
     async def list_tags_for_resource(resource_arn: str) -> Any:
         try:
             return _ok(state.list_tags(resource_arn))
+        except errors.ApiError as err:
+            return errors.rest_json_response(err)
+
+    @api.post("/tags/{resource_arn:path}", include_in_schema=False)
+    async def tag_resource(resource_arn: str, request: Request) -> Any:
+        try:
+            body = await _body(request, "TagResource", {"resourceArn": resource_arn})
+            return _ok(state.tag_resource(resource_arn, body["tags"]))
+        except errors.ApiError as err:
+            return errors.rest_json_response(err)
+
+    @api.delete("/tags/{resource_arn:path}", include_in_schema=False)
+    async def untag_resource(resource_arn: str, request: Request) -> Any:
+        keys = request.query_params.getlist("tagKeys")
+        if not keys:
+            return errors.rest_json_response(errors.validation("tagKeys is required", "tagKeys"))
+        try:
+            return _ok(state.untag_resource(resource_arn, keys))
         except errors.ApiError as err:
             return errors.rest_json_response(err)
 

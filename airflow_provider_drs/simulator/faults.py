@@ -33,6 +33,7 @@ class FaultSet:
             self.error_rate = 0.0
             self.error_operations: set[str] | None = None
             self.latency_seconds = 0.0
+            self.latency_operations: set[str] | None = None
             self.server_failures: dict[str, tuple[str, str | None]] = {}
             self.automation_failures: dict[str, str] = {}
             self._rng = random.Random(f"faults/{self._seed}")
@@ -57,10 +58,20 @@ class FaultSet:
         with self._lock:
             self.server_failures[server_id] = (phase, raw_error)
 
-    def set_latency(self, seconds: float) -> None:
+    def set_latency(self, seconds: float, operations: list[str] | None = None) -> None:
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
-        self.latency_seconds = seconds
+        with self._lock:
+            self.latency_seconds = seconds
+            self.latency_operations = set(operations) if operations else None
+
+    def latency_for(self, operation: str | None) -> float:
+        """Seconds to hold a request of ``operation`` before processing it."""
+        if not self.latency_seconds:
+            return 0.0
+        if self.latency_operations is not None and operation not in self.latency_operations:
+            return 0.0
+        return self.latency_seconds
 
     def fail_automation(self, document: str, step: str) -> None:
         with self._lock:
@@ -91,6 +102,7 @@ class FaultSet:
                 "error_rate": self.error_rate,
                 "error_operations": sorted(self.error_operations) if self.error_operations else None,
                 "latency_seconds": self.latency_seconds,
+                "latency_operations": sorted(self.latency_operations) if self.latency_operations else None,
                 "server_failures": {s: {"phase": p, "raw_error": r} for s, (p, r) in self.server_failures.items()},
                 "automation_failures": dict(self.automation_failures),
             }

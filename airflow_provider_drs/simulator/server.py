@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -26,8 +27,11 @@ def _config(app: SimulatorApp, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
 
 
-def serve(simulation: Simulation, host: str, port: int, log_level: str = "info") -> None:
-    uvicorn.Server(_config(SimulatorApp(simulation), log_level)).run(sockets=[_bind(host, port)])
+def serve(simulation: Simulation, host: str, port: int, log_level: str = "info", access_log: bool = False) -> None:
+    if access_log:  # our own access lines name the operation; uvicorn's would show only the path
+        logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("drs_sim.access").setLevel(logging.INFO)
+    uvicorn.Server(_config(SimulatorApp(simulation, access_log), log_level)).run(sockets=[_bind(host, port)])
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -55,11 +59,11 @@ class RunningSimulator:
 @contextlib.contextmanager
 def simulator(inventory: Inventory | str | Path | dict | None = None, time_scale: float = 1.0, seed: int = 0,
               region: str = DEFAULT_REGION, host: str = "127.0.0.1", port: int = 0,
-              startup_timeout: float = 15.0) -> Iterator[RunningSimulator]:
+              startup_timeout: float = 15.0, access_log: bool = False) -> Iterator[RunningSimulator]:
     """Start a simulator on a free loopback port for the duration of the block."""
     simulation = Simulation(inventory, time_scale, seed)
     sock = _bind(host, port)
-    server = uvicorn.Server(_config(SimulatorApp(simulation), "warning"))
+    server = uvicorn.Server(_config(SimulatorApp(simulation, access_log), "warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="drs-sim", daemon=True)
     thread.start()
     endpoint_url = f"http://{host}:{sock.getsockname()[1]}"

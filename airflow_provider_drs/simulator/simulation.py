@@ -13,6 +13,8 @@ from .inventory import Inventory, coerce_inventory
 from .ssm_automation import AutomationService
 from .state import DrsState
 
+FATES = ("served", "refused", "dropped")
+
 
 class Simulation:
     def __init__(self, inventory: Inventory | str | Path | dict | None = None, time_scale: float = 1.0,
@@ -24,7 +26,9 @@ class Simulation:
         self.faults = FaultSet(seed)
         self.drs = DrsState(self.inventory, time_scale, seed, self.faults)
         self.automation = AutomationService(self.inventory.ssm_automation.duration, time_scale, seed, self.faults)
-        self.calls: Counter[str] = Counter()
+        # Requests by fate: served (processed), refused (by an injected fault), dropped (the client
+        # went away before the request was whole, so it was never processed).
+        self.counts: dict[str, Counter[str]] = {fate: Counter() for fate in FATES}
         self.calls_lock = threading.Lock()
         self._reset_moto()
 
@@ -34,9 +38,13 @@ class Simulation:
         for region in self.inventory.seeded_regions():
             moto_bridge.seed_environment(region, environment.sns_topics, environment.ssm_parameters)
 
-    def count(self, operation: str) -> None:
+    @property
+    def calls(self) -> Counter[str]:
+        return self.counts["served"]
+
+    def count(self, operation: str, fate: str = "served") -> None:
         with self.calls_lock:
-            self.calls[operation] += 1
+            self.counts[fate][operation] += 1
 
     def reset(self) -> None:
         """Back to the inventory: no jobs, instances, executions, faults, counts; moto emptied."""
@@ -46,7 +54,8 @@ class Simulation:
             self.faults.clear()
             self._reset_moto()
             with self.calls_lock:
-                self.calls.clear()
+                for counter in self.counts.values():
+                    counter.clear()
 
 
 class Control:
@@ -68,9 +77,11 @@ class Control:
         """Make every later launch of ``server_id`` fail at SNAPSHOT, CONVERSION or LAUNCH."""
         self._sim.faults.fail_server(server_id, phase, raw_error)
 
-    def latency(self, seconds: float) -> None:
-        """Delay every AWS request (not /_sim/) by ``seconds``."""
-        self._sim.faults.set_latency(seconds)
+    def latency(self, seconds: float, operations: list[str] | None = None) -> None:
+        """Hold every AWS request (not /_sim/), or only those of ``operations``, ``seconds`` before
+        processing it. The request is read first: one whose client gives up meanwhile is still
+        processed, as AWS would (a StartRecovery "in the air" when its caller dies)."""
+        self._sim.faults.set_latency(seconds, operations)
 
     def fail_automation(self, document: str, step: str) -> None:
         """Make executions of ``document`` fail at ``step`` (the last step if no step has that name)."""
@@ -89,8 +100,14 @@ class Control:
         return self._sim.faults.describe()
 
     def calls(self) -> dict[str, int]:
+        """Requests processed, by operation (refused and dropped ones are not counted here)."""
         with self._sim.calls_lock:
             return dict(self._sim.calls)
+
+    def call_counts(self) -> dict[str, dict[str, int]]:
+        """``{"served": {...}, "refused": {...}, "dropped": {...}}``, by operation."""
+        with self._sim.calls_lock:
+            return {fate: dict(counter) for fate, counter in self._sim.counts.items()}
 
     def reset(self) -> None:
         self._sim.reset()

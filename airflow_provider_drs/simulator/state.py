@@ -21,6 +21,7 @@ from .inventory import Inventory, SourceServerSpec
 
 MAX_SERVERS_PER_JOB = 100  # quota L-B827C881; the API itself accepts 200
 DEFAULT_PAGE_SIZE = 100
+MAX_TAGS = 50
 _EC2_STATES = {"pending", "running", "stopping", "stopped", "shutting-down", "terminated"}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([DHMS])")
 
@@ -41,6 +42,7 @@ class SourceServer:
     recovery_instance_id: str | None = None
     last_job: jobs.Job | None = None
     last_run: jobs.ServerRun | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # this region's copy: TagResource changes it
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RecoveryInstance:
     point_in_time: float
     launched: float
     hostname: str
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +101,7 @@ class DrsState:
         state = self.regions.get(name)
         if state is None:  # the inventory exists in every region asked for, unless pinned
             now = time.time()
-            servers = {s.id: SourceServer(s, name, now - 86400) for s in self.inventory.source_servers
+            servers = {s.id: SourceServer(s, name, now - 86400, tags=dict(s.tags)) for s in self.inventory.source_servers
                        if s.region in (None, name)}
             state = self.regions[name] = RegionState(name, servers)
         return state
@@ -134,7 +137,7 @@ class DrsState:
         if previous:
             moto_bridge.terminate_instance(state.name, previous.ec2_instance_id)
         spec = server.spec
-        tags = {**spec.tags, **moto_bridge.DRS_MANAGED_TAG, "Name": spec.hostname,
+        tags = {**server.tags, **moto_bridge.DRS_MANAGED_TAG, "Name": spec.hostname,
                 "AWSElasticDisasterRecoverySourceServerID": spec.id}
         ec2_id = moto_bridge.launch_instance(state.name, spec.instance_type, tags)
         state.recovery_instances[run.recovery_instance_id] = RecoveryInstance(
@@ -272,27 +275,46 @@ class DrsState:
                      if (not ids or r.recovery_instance_id in ids) and (not servers or r.source_server_id in servers)]
             return paginate(items, body, "DescribeRecoveryInstances")
 
-    def list_tags(self, resource_arn: str) -> dict:
+    def _taggable(self, resource_arn: str) -> dict[str, str]:
+        """The live tag dict of a DRS resource (source server, job or recovery instance)."""
         parts = resource_arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "drs" or "/" not in parts[5]:
             raise errors.validation(f"{resource_arn} is not a DRS resource ARN", "resourceArn")
         kind, _, resource_id = parts[5].partition("/")
-        with self.lock:
-            state = self.region(parts[3])
-            if kind == "source-server" and resource_id in state.servers:
-                return {"tags": dict(state.servers[resource_id].spec.tags)}
-            if kind == "job" and resource_id in state.jobs_by_id:
-                return {"tags": dict(state.jobs_by_id[resource_id].tags)}
-            if kind == "recovery-instance" and resource_id in state.recovery_instances:
-                return {"tags": {}}
+        state = self.region(parts[3])
+        if kind == "source-server" and resource_id in state.servers:
+            return state.servers[resource_id].tags
+        if kind == "job" and resource_id in state.jobs_by_id:
+            return state.jobs_by_id[resource_id].tags
+        if kind == "recovery-instance" and resource_id in state.recovery_instances:
+            return state.recovery_instances[resource_id].tags
         raise errors.not_found(f"Resource {resource_arn} not found", resource_arn, kind.upper().replace("-", "_"))
+
+    def list_tags(self, resource_arn: str) -> dict:
+        with self.lock:
+            return {"tags": dict(self._taggable(resource_arn))}
+
+    def tag_resource(self, resource_arn: str, tags: dict[str, str]) -> dict:
+        with self.lock:
+            current = self._taggable(resource_arn)
+            if len({**current, **tags}) > MAX_TAGS:
+                raise errors.validation(f"A resource can have at most {MAX_TAGS} tags", "tags")
+            current.update(tags)
+            return {}
+
+    def untag_resource(self, resource_arn: str, keys: list[str]) -> dict:
+        with self.lock:
+            current = self._taggable(resource_arn)
+            for key in keys:
+                current.pop(key, None)
+            return {}
 
     # -- response shapes ---------------------------------------------------------------------------
     def _server_api(self, state: RegionState, server: SourceServer, now: float) -> dict:
         spec = server.spec
         disk_bytes = 100 * 1024 ** 3
         item = {
-            "sourceServerID": spec.id, "arn": arn(state.name, "source-server", spec.id), "tags": dict(spec.tags),
+            "sourceServerID": spec.id, "arn": arn(state.name, "source-server", spec.id), "tags": dict(server.tags),
             "lastLaunchResult": "NOT_STARTED", "replicationDirection": "FAILOVER", "agentVersion": "4.8.0",
             "dataReplicationInfo": {
                 "lagDuration": spec.lag, "dataReplicationState": spec.replication_state,
@@ -334,7 +356,7 @@ class DrsState:
             "ec2InstanceID": instance.ec2_instance_id,
             "ec2InstanceState": ec2_state.upper() if ec2_state in _EC2_STATES else "NOT_FOUND",
             "jobID": instance.job_id, "sourceServerID": instance.source_server_id, "isDrill": instance.is_drill,
-            "pointInTimeSnapshotDateTime": iso(instance.point_in_time), "tags": {},
+            "pointInTimeSnapshotDateTime": iso(instance.point_in_time), "tags": dict(instance.tags),
             "originEnvironment": "ON_PREMISES", "originAvailabilityZone": state.name + "a",
             "recoveryInstanceProperties": {
                 "lastUpdatedDateTime": iso(instance.launched),

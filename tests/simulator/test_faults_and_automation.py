@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import botocore.session
@@ -27,7 +28,10 @@ def test_throttle_recovers_after_the_window(sim, drs):
     assert info.value.response["Error"]["Code"] == "ThrottlingException"
     time.sleep(1.05)
     drs.describe_source_servers()
-    assert sim.control.calls()["DescribeSourceServers"] == 3  # throttled calls are counted too
+    # Only processed calls count as calls; the throttled one is counted apart.
+    assert sim.control.calls()["DescribeSourceServers"] == 2
+    counts = sim.control.call_counts()
+    assert counts["refused"] == {"DescribeSourceServers": 1} and counts["dropped"] == {}
 
 
 def test_error_rate_is_a_share_of_calls(sim, drs):
@@ -60,6 +64,57 @@ def test_latency_is_added_to_every_request(sim, drs):
     drs.describe_jobs()
     assert time.monotonic() - started >= 0.3
     sim.control.latency(0)
+
+
+def test_latency_on_one_operation_and_a_request_in_the_air_is_still_processed(sim, drs):
+    """The client gives up while StartRecovery is held: DRS still starts the job (the reason a
+    retried start must adopt its job rather than start another)."""
+    sim.control.latency(1.0, ["StartRecovery"])
+    started = time.monotonic()
+    drs.describe_jobs()
+    assert time.monotonic() - started < 0.5  # other operations are not held
+    impatient = sim.client("drs", config=Config(read_timeout=0.2, retries={"total_max_attempts": 1}))
+    with pytest.raises(Exception, match="timeout|timed out"):
+        impatient.start_recovery(sourceServers=[{"sourceServerID": DB}], isDrill=True)
+    jobs = wait_until(lambda: drs.describe_jobs()["items"], timeout=5)
+    assert [j["initiatedBy"] for j in jobs] == ["START_DRILL"]
+    assert sim.control.calls()["StartRecovery"] == 1
+
+
+def test_a_client_gone_mid_request_is_counted_as_dropped_without_a_traceback(sim, caplog):
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(sim.endpoint_url)
+    head = ("POST /DescribeJobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/drs/aws4_request, "
+            "SignedHeaders=host, Signature=0\r\nContent-Length: 1000\r\n\r\n{\"filters\"")
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not propagate to the root
+    server_log.addHandler(caplog.handler)
+    try:
+        with socket.create_connection((url.hostname, url.port)) as sock:
+            sock.sendall(head.encode())
+        wait_until(lambda: sim.control.call_counts()["dropped"], timeout=5)
+        time.sleep(0.2)
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert sim.control.call_counts()["dropped"] == {"DescribeJobs": 1}
+    assert "DescribeJobs" not in sim.control.calls()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+
+
+def test_access_log_names_operation_and_fate(caplog):
+    from airflow_provider_drs.simulator import simulator
+
+    with simulator(time_scale=0.1, access_log=True) as running, caplog.at_level("INFO", "drs_sim.access"):
+        running.control.throttle("DescribeJobs", 0)
+        client = running.client("drs", config=ONE_TRY)
+        client.describe_source_servers()
+        with pytest.raises(ClientError):
+            client.describe_jobs()
+    lines = [r.getMessage() for r in caplog.records if r.name == "drs_sim.access"]
+    assert any("DescribeSourceServers region=us-east-1 status=200" in line for line in lines), lines
+    assert any("DescribeJobs region=us-east-1 status=429" in line for line in lines), lines
 
 
 def test_http_control_api_and_client(sim, drs):
