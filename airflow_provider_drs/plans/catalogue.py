@@ -20,7 +20,7 @@ from airflow_provider_drs.plans import model as m
 from airflow_provider_drs.plans.errors import ErrorCollector, PlanError, PlanValidationError, did_you_mean, format_path
 from airflow_provider_drs.plans.rules import SharedGroup, SharedGroups, check_plan
 from airflow_provider_drs.plans.structure import check_group_file, split_plan, yaml_type
-from airflow_provider_drs.plans.yaml_lines import YamlDocument, load_yaml
+from airflow_provider_drs.plans.yaml_lines import YamlDocument, load_yaml, too_large
 
 KINDS = ("plan", "protection_groups")
 EXTENSIONS = (".yaml", ".yml")
@@ -70,6 +70,9 @@ def find_files(paths: Iterable[str | os.PathLike]) -> list[str]:
 
 def _read(path: str) -> YamlDocument:
     try:
+        size_error = too_large(os.stat(path).st_size, path)  # before reading: the file may be huge
+        if size_error:
+            return YamlDocument(path, None, None, [size_error])
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-# Airflow's presets. `@continuous` is left out on purpose: back-to-back drills make no sense.
-PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+# Airflow's presets. Left out on purpose: `@continuous` (back-to-back drills make no sense) and
+# `@once` (its one run starts when the DAG is unpaused, and unpausing must never launch a drill).
+PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
@@ -31,6 +32,8 @@ def cron_problem(expression: str) -> str | None:
     if expr.startswith("@"):
         if expr in PRESETS:
             return None
+        if expr == "@once":
+            return "'@once' would launch the drill as soon as the DAG is unpaused; leave schedule out and trigger it by hand"
         return f"unknown schedule preset '{expr}' (presets: {', '.join(PRESETS)})"
     fields = expr.split()
     if len(fields) != 5:
