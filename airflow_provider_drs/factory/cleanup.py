@@ -12,7 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator, run_started_at
+from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator
+from airflow_provider_drs.operators.launch_safety import run_ref, run_started_at
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,15 +40,15 @@ class DrillCleanupOperator(DrsTerminateRecoveryInstancesOperator):
     def _launch_jobs(self, context: Context) -> list[str]:
         ti = context["ti"]
         resolved = ti.xcom_pull(task_ids=self.preflight_task_id) or {}
-        since = run_started_at(context)
+        since, own = run_started_at(context), run_ref(context)
         job_ids = []
         for wave in self.wave_names:
             job_id = ti.xcom_pull(task_ids=f"{wave}.start_recovery")
             if isinstance(job_id, dict):  # a one-task wave returns {"job_id", "results"}
                 job_id = job_id.get("job_id")
             if not job_id and resolved.get(wave):
-                job = self.hook.find_active_launch_job(resolved[wave], since)
-                if job and job.get("initiatedBy") == "START_DRILL":
+                job = self.hook.find_run_launch_job(resolved[wave], since, is_drill=True, run=own)
+                if job:
                     self.log.warning("drs.cleanup wave=%s found unrecorded job_id=%s", wave, job["jobID"])
                     job_id = job["jobID"]
             if job_id:

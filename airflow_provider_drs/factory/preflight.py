@@ -2,8 +2,11 @@
 
 Tag-selected protection groups are resolved here, at run time (parsing never calls AWS), and the
 rules that could not be checked at parse time are checked on the resolved sets: every listed
-server exists, no server is in two waves, no wave is over the per-job limit. Replication health
-only warns: on the worst day a stale server is still recovered from its last snapshot.
+server exists, no server is in two waves, no wave is over the per-job limit. Then the launch
+safety check (``operators.launch_safety``) runs over every server of every wave: a drill that
+would replace a live recovery instance, or the live instances of another run, fails here, before
+any wave launches. Replication health only warns: on the worst day a stale server is still
+recovered from its last snapshot.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB
 
 if TYPE_CHECKING:
@@ -26,7 +30,8 @@ HEALTHY_REPLICATION = {"CONTINUOUS"}
 class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     """Resolve and check each wave's source servers; return ``{wave: [server ids]}``.
 
-    Also pushes XCom ``servers``: ``{server id: {hostname, replication_state, lag, wave}}``.
+    Also pushes XCom ``servers``: ``{server id: {hostname, replication_state, lag, wave}}``, and
+    ``replaced_instances``: the live recovery instances this run's launches will replace.
 
     :param waves: ``{wave: {"servers": [ids], "tag_groups": {group: {tag: value}}}}``.
     """
@@ -34,10 +39,11 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     aws_hook_class = DrsHook
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, plan_name: str, waves: Mapping[str, Mapping[str, Any]],
+    def __init__(self, *, plan_name: str, waves: Mapping[str, Mapping[str, Any]], is_drill: bool = True,
                  max_servers_per_job: int = MAX_SERVERS_PER_JOB, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan_name = plan_name
+        self.is_drill = is_drill
         self.waves = waves
         self.max_servers_per_job = max_servers_per_job
 
@@ -78,6 +84,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
                                      "it will be recovered from its last good snapshot", self.plan_name, wave, sid,
                                      summary["replication_state"], summary["lag"])
         context["ti"].xcom_push(key="servers", value=details)
+        every_server = [sid for servers in resolved.values() for sid in servers]
+        replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
+        context["ti"].xcom_push(key=REPLACED_XCOM_KEY, value=[h.as_dict() for h in replaced])
         return resolved
 
     @staticmethod

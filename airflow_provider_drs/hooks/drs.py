@@ -18,6 +18,7 @@ from airflow_provider_drs.exceptions import (
     DrsServerInActiveJob,
 )
 from airflow_provider_drs.hooks.drs_results import fold_job
+from airflow_provider_drs.hooks.drs_safety import ACTIVE_JOB_STATUSES, Holding, RunRef, holdings
 from airflow_provider_drs.hooks.retry import RetryAfterMixin
 
 # Quota L-B827C881 "max source servers in a single Drill or Recovery job": 100 by default, while
@@ -26,7 +27,8 @@ DEFAULT_MAX_SERVERS_PER_JOB = 100
 DESCRIBE_JOBS_MAX_IDS = 1000
 RECOVERY_INSTANCE_CHUNK = 200
 SOURCE_SERVER_ID = re.compile(r"^s-[0-9a-zA-Z]{17}$")
-ACTIVE_JOB_STATUSES = frozenset({"PENDING", "STARTED"})
+# Active jobs are young: jobs created this long ago are read to find the ones still running.
+ACTIVE_JOB_WINDOW = timedelta(days=2)
 
 
 def to_drs_datetime(value: datetime | str) -> str:
@@ -161,8 +163,8 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
     def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """server id -> the active job it takes part in (for the conflict error)."""
         wanted, busy = set(source_server_ids), {}
-        try:  # active jobs are young: a two-day window keeps this cheap in a busy account
-            for job in self.iter_jobs(since=datetime.now(timezone.utc) - timedelta(days=2)):
+        try:
+            for job in self.iter_jobs(since=datetime.now(timezone.utc) - ACTIVE_JOB_WINDOW):
                 if job.get("status") in ACTIVE_JOB_STATUSES:
                     for server in job.get("participatingServers", []):
                         if server["sourceServerID"] in wanted:
@@ -197,26 +199,50 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         paginator = self.conn.get_paginator("describe_job_log_items")
         return [item for page in paginator.paginate(jobID=job_id) for item in page.get("items", [])]
 
-    def find_active_launch_job(
-        self, source_server_ids: Sequence[str], since: datetime | str
+    def find_run_launch_job(
+        self, source_server_ids: Sequence[str], since: datetime | str, is_drill: bool, run: RunRef | None = None,
     ) -> dict[str, Any] | None:
-        """The newest LAUNCH job created since ``since`` whose servers are exactly these.
+        """The LAUNCH job this run started for exactly these servers, if any (active or completed).
 
-        Used to make a retried start adopt the job its earlier try started. An active job is
-        preferred; a COMPLETED one is returned only when no active one matches (the caller decides
-        whether to adopt it).
+        A candidate is a LAUNCH job of the same kind (drill or recovery) created since ``since``
+        (the run's start) whose servers are exactly these, and that is tagged with ``run`` or not
+        tagged at all (the run died between StartRecovery and tagging). A job another run tagged is
+        never returned. An active job is preferred, then the newest.
         """
         wanted = set(source_server_ids)
+        initiated_by = "START_DRILL" if is_drill else "START_RECOVERY"
         matches = [
             job
             for job in self.iter_jobs(since=since)
-            if job.get("type") == "LAUNCH"
+            if job.get("type") == "LAUNCH" and job.get("initiatedBy") == initiated_by
             and {s["sourceServerID"] for s in job.get("participatingServers", [])} == wanted
+            and RunRef.from_tags(job.get("tags")) in (None, run)
         ]
         if not matches:
             return None
         matches.sort(key=lambda job: (job.get("status") in ACTIVE_JOB_STATUSES, job.get("creationDateTime", "")))
         return matches[-1]
+
+    def tag_job(self, job: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+        """Tag a job after it started (TagResource; StartRecovery's own ``tags`` skip conversion)."""
+        self.conn.tag_resource(resourceArn=job["arn"], tags=dict(tags))
+        self.log.info("drs.tag_job job_id=%s tags=%s", job["jobID"], ",".join(f"{k}={v}" for k, v in tags.items()))
+
+    def launch_holdings(self, source_server_ids: Sequence[str]) -> list[Holding]:
+        """Every live recovery instance and active job of these servers, with the run owning each
+        (see ``hooks.drs_safety``): what a launch of them now would replace or collide with."""
+        ids = list(dict.fromkeys(source_server_ids))
+        if not ids:
+            return []
+        instances = self.describe_recovery_instances(source_server_ids=ids)
+        servers = self.describe_source_servers(ids)
+        jobs = {job["jobID"]: job for job in self.iter_jobs(since=datetime.now(timezone.utc) - ACTIVE_JOB_WINDOW)}
+        last_launches = [((s.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated", {}).get("jobID")
+                         for s in servers]
+        unknown = {i.get("jobID") for i in instances} | set(last_launches)
+        unknown = sorted(j for j in unknown if j and j not in jobs)
+        jobs.update(self.describe_jobs(unknown))
+        return holdings(ids, instances, jobs, servers)
 
     # --- recovery instances ----------------------------------------------------------------------
     def describe_recovery_instances(

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import describe_failure, note_launches
+from airflow_provider_drs.hooks.drs_safety import RELEASING_JOBS, RunRef
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
+from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch, run_ref, run_started_at
 from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
@@ -73,7 +75,11 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     since this DAG run started whose servers are exactly these, and adopts it instead of starting a
     second one: a retried task (say, after its worker died right after the call) never launches
     the servers twice. So a wave's servers are launched at most once per DAG run; to launch them
-    again, trigger a new run.
+    again, trigger a new run. Every job it starts or adopts is tagged with its DAG and run id.
+
+    Right before StartRecovery, a drill checks that it harms nothing (``hooks.drs_safety``): it
+    fails at once, without retry, when a server has a live recovery instance or is in a job that
+    is not a drill of this run, or has a live drill instance of another run still going.
 
     :param source_server_ids: DRS source server ids (a list, a JSON list or comma-separated).
     :param is_drill: True for a drill, False for a real recovery.
@@ -129,8 +135,13 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
 
     def execute(self, context: Context) -> Any:
         server_ids = as_id_list(self.source_server_ids)
+        own = run_ref(context)
         job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
         if job is None:
+            # Checked again right before the call: a recovery may have started since preflight.
+            replaced = check_launch(self.hook, context, server_ids, bool(self.is_drill), self.log,
+                                    f"Task {self.task_id} ({', '.join(server_ids)})")
+            context["ti"].xcom_push(key=REPLACED_XCOM_KEY, value=[h.as_dict() for h in replaced])
             try:
                 job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
             except DrsServerInActiveJob as conflict:
@@ -138,7 +149,9 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                 # then with our own job, which adoption recognises (exactly these servers, this run).
                 job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
                 if job is None:
-                    job = self._start_after_drill(conflict, server_ids)
+                    job = self._after_conflict(conflict, server_ids)
+        if RunRef.from_tags(job.get("tags")) != own:
+            self._claim(job, own)
         job_id = job["jobID"]
         DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
                            aws_partition=self.hook.conn_partition, job_id=job_id)
@@ -151,6 +164,15 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         results = self._wait_in_worker(self.hook, [job_id], self.wait_timeout)
         return self._finish(context, job_id, results)
 
+    def _claim(self, job: dict[str, Any], own: RunRef) -> None:
+        """Tag the job with this run, so other runs know whose instances these are. A failure is
+        logged, not raised: the job runs either way, and failing here would only orphan it."""
+        try:
+            self.hook.tag_job(job, own.tags())
+        except Exception as error:
+            self.log.error("drs.tag_job_failed job_id=%s: %s; other runs will take its instances for a "
+                           "leftover drill's", job.get("jobID"), error)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         job_id = ((event or {}).get("job_ids") or ["?"])[0]
         if not event or event.get("status") != "success":
@@ -162,11 +184,21 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         judge_results(self, [job_id], results, as_id_list(self.optional_server_ids))
         return {"job_id": job_id, "results": results}
 
-    def _start_after_drill(self, conflict: DrsServerInActiveJob, server_ids: list[str]) -> dict[str, Any]:
-        """A real recovery whose servers are held by a drill (a scheduled drill running on the worst
-        day) waits for that drill job to end, then starts. Any other conflict is raised."""
-        job = conflict.job
-        if self.is_drill or not job or job.get("initiatedBy") != "START_DRILL":
+    def _after_conflict(self, conflict: DrsServerInActiveJob, server_ids: list[str]) -> dict[str, Any]:
+        """DRS refused: a server is in another job. A drill fails at once (no retry: the retry
+        would launch once that job ends, replacing what it launched). A real recovery whose servers
+        are held by a drill (a scheduled drill running on the worst day) waits for that drill's
+        job to end, then starts. Anything else is raised, to be retried."""
+        job = conflict.job or {}
+        holder = job.get("initiatedBy")
+        owner = RunRef.from_tags(job.get("tags"))
+        if self.is_drill and holder not in RELEASING_JOBS:
+            raise AirflowFailException(
+                f"{conflict} Drill refused, nothing was launched: job {conflict.job_id} ({holder or 'unknown'}"
+                f"{', ' + str(owner) if owner else ''}) holds these servers, and a drill must not replace "
+                "what it launches."
+            )
+        if self.is_drill or holder != "START_DRILL":
             raise conflict
         self.log.warning("drs.recovery_waits_for_drill drill_job_id=%s servers=%s: a drill holds these "
                          "servers; the recovery starts when its launch job ends (DRS cannot cancel it)",
@@ -179,36 +211,16 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         return self.hook.start_recovery(server_ids, is_drill=False)
 
     def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:
-        since = run_started_at(context)
-        job = self.hook.find_active_launch_job(server_ids, since)
-        if job is None:
-            return None
-        adopted_is_drill = job.get("initiatedBy") == "START_DRILL"
-        if adopted_is_drill != bool(self.is_drill):
-            raise DrsServerInActiveJob(
-                f"Servers {', '.join(server_ids)} are already in {'drill' if adopted_is_drill else 'recovery'} "
-                f"job {job['jobID']} (started {job.get('creationDateTime')}), but this task wants a "
-                f"{'drill' if self.is_drill else 'recovery'}. Let that job finish first.",
-                job_id=job["jobID"],
+        """The LAUNCH job this run already started for these servers (see find_run_launch_job)."""
+        job = self.hook.find_run_launch_job(server_ids, run_started_at(context), bool(self.is_drill),
+                                            run_ref(context))
+        if job is not None:
+            self.log.warning(
+                "drs.adopt_job job_id=%s status=%s created=%s servers=%s: this run already started it; "
+                "adopting instead of starting a second job",
+                job["jobID"], job.get("status"), job.get("creationDateTime"), ",".join(server_ids),
             )
-        self.log.warning(
-            "drs.adopt_job job_id=%s status=%s created=%s servers=%s: this run already started it; "
-            "adopting instead of starting a second job",
-            job["jobID"], job.get("status"), job.get("creationDateTime"), ",".join(server_ids),
-        )
         return job
-
-
-def run_started_at(context: Context) -> datetime:
-    """When this DAG run started: LAUNCH jobs created since then belong to it. No slack is added:
-    the previous run's jobs, a few seconds older, must never be adopted."""
-    dag_run = context.get("dag_run")
-    started = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
-    if started is None:
-        started = datetime.now(timezone.utc)
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=timezone.utc)
-    return started
 
 
 class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):

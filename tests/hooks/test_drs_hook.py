@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_drs.exceptions import DrsJobLimitExceeded, DrsJobNotFound, DrsRequestError, DrsServerInActiveJob
+from airflow_provider_drs.hooks.drs_safety import RunRef
 from airflow_provider_drs.hooks.drs import DrsHook
 
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
@@ -100,15 +101,35 @@ def test_unknown_job(hook):
         hook.get_job("drsjob-00000000000000000")
 
 
-def test_find_active_launch_job_matches_exactly_these_servers(hook):
+def test_find_run_launch_job_matches_exactly_these_servers_this_kind_and_this_run(hook):
     since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    own, other = RunRef("drs_a_drill", "manual__1"), RunRef("drs_b_drill", "manual__2")
     job = hook.start_recovery([DB, APP], is_drill=True)
     hook.start_recovery([WEB1], is_drill=True)
-    assert hook.find_active_launch_job([APP, DB], since)["jobID"] == job["jobID"]
-    assert hook.find_active_launch_job([DB], since) is None
-    assert hook.find_active_launch_job([DB, APP], datetime.now(timezone.utc) + timedelta(minutes=1)) is None
+    assert hook.find_run_launch_job([APP, DB], since, is_drill=True, run=own)["jobID"] == job["jobID"]
+    assert hook.find_run_launch_job([DB], since, is_drill=True, run=own) is None
+    assert hook.find_run_launch_job([DB, APP], since, is_drill=False, run=own) is None  # not a recovery
+    assert hook.find_run_launch_job([DB, APP], datetime.now(timezone.utc) + timedelta(minutes=1), True, own) is None
+    hook.tag_job(job, other.tags())  # another run's job is never ours
+    assert hook.find_run_launch_job([DB, APP], since, is_drill=True, run=own) is None
+    hook.tag_job(job, own.tags())
     wait_completed(hook, job["jobID"])  # a completed job is still found, for the caller to judge
-    assert hook.find_active_launch_job([DB, APP], since)["status"] == "COMPLETED"
+    assert hook.find_run_launch_job([DB, APP], since, is_drill=True, run=own)["status"] == "COMPLETED"
+
+
+def test_launch_holdings_sees_instances_jobs_and_their_owners(hook):
+    own = RunRef("drs_a_drill", "manual__1")
+    assert hook.launch_holdings([DB, APP]) == []
+    recovery = hook.start_recovery([DB], is_drill=False)
+    drill = hook.start_recovery([APP], is_drill=True)
+    hook.tag_job(drill, own.tags())
+    active = {(h.source_server_id, h.job_id, h.is_instance, h.owner) for h in hook.launch_holdings([DB, APP])}
+    assert active == {(DB, recovery["jobID"], False, None), (APP, drill["jobID"], False, own)}
+    wait_completed(hook, recovery["jobID"]), wait_completed(hook, drill["jobID"])
+    live = hook.launch_holdings([DB, APP, WEB1])
+    assert {(h.source_server_id, h.job_id, h.is_drill, h.owner) for h in live} == {
+        (DB, recovery["jobID"], False, None), (APP, drill["jobID"], True, own)}
+    assert all(h.is_instance and h.ec2_state == "RUNNING" for h in live)
 
 
 def test_terminate_recovery_instances(hook, sim):
@@ -134,16 +155,18 @@ def test_throttling_honours_retry_after(hook, sim):
         assert hook.get_job(job["jobID"])["jobID"] == job["jobID"]
     # 5 calls at 2/s with Retry-After 1 s: at least one wait of about a second.
     assert time.monotonic() - started >= 1.0
-    assert sim.control.calls()["DescribeJobs"] > 5  # throttled attempts were retried
+    assert sim.control.attempts()["DescribeJobs"] > 5  # throttled attempts were retried
+    assert sim.control.call_counts()["refused"]["DescribeJobs"] >= 1
 
 
 def test_server_errors_are_retried(hook, sim):
     sim.control.error_rate(0.3, operations=["DescribeSourceServers"])
     made = 0
-    while sim.control.calls().get("DescribeSourceServers", 0) == made and made < 30:
+    while sim.control.attempts().get("DescribeSourceServers", 0) == made and made < 30:
         assert len(hook.list_source_servers()) == 4  # every call succeeds in the end
         made += 1
-    assert sim.control.calls()["DescribeSourceServers"] > made  # some attempts got a 500 and were retried
+    assert sim.control.attempts()["DescribeSourceServers"] > made  # some attempts got a 500 and were retried
+    assert sim.control.calls()["DescribeSourceServers"] == made  # and each call was served once
 
 
 def test_async_counterparts(hook):

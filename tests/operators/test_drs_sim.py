@@ -20,10 +20,15 @@ FAST = {"aws_conn_id": "aws_sim", "region_name": "us-east-1", "min_poll_interval
 
 
 class RecordingTI:
-    """Stands in for Airflow's task instance: records what the task pushes to XCom."""
+    """Stands in for Airflow's task instance: records what the task pushes to XCom, and knows the
+    states of the DAG runs it is told about (Airflow's metadata database)."""
 
-    def __init__(self):
+    def __init__(self, run_states=None):
         self.xcom = {}
+        self.run_states = dict(run_states or {})
+
+    def get_dagrun_state(self, dag_id, run_id):
+        return self.run_states[(dag_id, run_id)]
 
     def xcom_push(self, key, value):
         self.xcom[key] = value
@@ -32,9 +37,10 @@ class RecordingTI:
         return self.xcom.get(key)
 
 
-def context(run_started=None):
-    dag_run = SimpleNamespace(start_date=run_started or datetime.now(timezone.utc), run_after=None)
-    return {"ti": RecordingTI(), "dag_run": dag_run}
+def context(run_started=None, run_id="manual__test", run_states=None):
+    dag_run = SimpleNamespace(start_date=run_started or datetime.now(timezone.utc), run_after=None,
+                              dag_id="drs_test_drill", run_id=run_id)
+    return {"ti": RecordingTI(run_states), "dag_run": dag_run}
 
 
 def run_trigger(trigger, timeout=30):
@@ -161,11 +167,16 @@ def test_retried_start_adopts_its_job(sim):
     assert sim.control.calls()["StartRecovery"] == 1
 
 
-def test_adoption_refuses_a_job_of_the_other_kind(sim):
+def test_a_drill_never_adopts_nor_follows_a_recovery_of_its_servers(sim):
+    """A recovery started in this run's window is not adopted, and the drill is refused at once
+    (no retry): while the recovery job runs, and once it has left a live instance."""
     run_started = datetime.now(timezone.utc)
-    start([DB], is_drill=False)
+    recovery = start([DB], is_drill=False)
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
-    with pytest.raises(Exception, match="already in recovery job drsjob-"):
+    with pytest.raises(AirflowFailException, match=f"(?s)drill refused.*{DB} is in active job {recovery}"):
+        op.execute(context(run_started))
+    run_trigger(DrsJobTrigger(job_ids=[recovery], **FAST))
+    with pytest.raises(AirflowFailException, match=f"{DB} has a live recovery instance .* launched by job {recovery}"):
         op.execute(context(run_started))
     assert sim.control.calls()["StartRecovery"] == 1
 
@@ -228,7 +239,7 @@ def test_persistent_failure_ends_the_trigger_saying_why(sim):
     assert event["status"] == "error"
     assert f"DescribeJobs failed 3 times in a row while watching {job_id}" in event["message"]
     assert "InternalServerException" in event["message"]
-    assert sim.control.calls()["DescribeJobs"] == 3
+    assert sim.control.attempts()["DescribeJobs"] == 3
 
 
 def test_a_refused_request_ends_the_trigger_at_once(sim):
@@ -252,5 +263,5 @@ def test_recovery_waits_for_a_running_drill_of_its_servers(sim):
 def test_a_drill_never_waits_for_another_job(sim):
     start([DB])
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
-    with pytest.raises(Exception, match="already in an active job"):
+    with pytest.raises(AirflowFailException, match="another drill is launching this server"):
         op.execute(context())

@@ -157,7 +157,7 @@ async def test_trigger_gives_up_after_its_budget_of_server_errors(sim):
     assert event["status"] == "error"
     assert execution_id in event["message"]
     assert "InternalServer" in event["message"]
-    assert sim.control.calls()["GetAutomationExecution"] == 3  # one try + two tolerated errors
+    assert sim.control.attempts()["GetAutomationExecution"] == 3  # one try + two tolerated errors
 
 
 # --- failure -------------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""The launch safety rules on DRS answers in the real response format (hooks.drs_safety)."""
+
+from __future__ import annotations
+
+from airflow_provider_drs.hooks.drs_safety import (
+    DAG_ID_TAG,
+    RUN_ID_TAG,
+    RunRef,
+    assess_drill,
+    holdings,
+    replaced_by_recovery,
+)
+
+DB, APP = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36"
+OWN = RunRef("drs_three_tier_drill", "manual__own")
+OTHER = RunRef("drs_other_drill", "scheduled__other")
+
+
+def instance(server: str, is_drill: bool, job_id: str, state: str = "RUNNING") -> dict:
+    return {"recoveryInstanceID": f"i-{job_id[-8:]}0000000", "ec2InstanceID": f"i-ec2{job_id[-8:]}",
+            "ec2InstanceState": state, "sourceServerID": server, "isDrill": is_drill, "jobID": job_id}
+
+
+def job(job_id: str, initiated_by: str, status: str, servers: list[str], owner: RunRef | None = None) -> dict:
+    return {"jobID": job_id, "type": "LAUNCH" if initiated_by.startswith("START") else "TERMINATE",
+            "initiatedBy": initiated_by, "status": status, "tags": owner.tags() if owner else {},
+            "participatingServers": [{"sourceServerID": s, "launchStatus": "PENDING"} for s in servers]}
+
+
+def never_asked(ref):
+    raise AssertionError(f"run state of {ref} should not be needed")
+
+
+def test_a_live_recovery_instance_refuses_a_drill_and_names_everything():
+    jobs = {"drsjob-recovery000001": job("drsjob-recovery000001", "START_RECOVERY", "COMPLETED", [DB])}
+    live = instance(DB, False, "drsjob-recovery000001")
+    result = assess_drill(holdings([DB, APP], [live], jobs), OWN, never_asked)
+    (refusal,) = result.refusals
+    for fact in (DB, live["recoveryInstanceID"], live["ec2InstanceID"], "drsjob-recovery000001", "real recovery"):
+        assert fact in refusal, refusal
+    assert result.replaced == []
+
+
+def test_gone_instances_and_other_servers_are_not_in_the_way():
+    instances = [instance(DB, False, "drsjob-recovery000001", "TERMINATED"),
+                 instance(DB, False, "drsjob-recovery000002", "NOT_FOUND"),
+                 instance(APP, False, "drsjob-recovery000003")]
+    assert holdings([DB], instances, {}) == []
+
+
+def test_an_active_recovery_or_failback_job_refuses_a_drill_a_terminate_job_does_not():
+    jobs = {"drsjob-recovery000001": job("drsjob-recovery000001", "START_RECOVERY", "STARTED", [DB]),
+            "drsjob-failback000001": job("drsjob-failback000001", "FAILBACK", "PENDING", [APP]),
+            "drsjob-terminate00001": job("drsjob-terminate00001", "TERMINATE_RECOVERY_INSTANCES", "STARTED", [DB])}
+    result = assess_drill(holdings([DB, APP], [], jobs), OWN, never_asked)
+    assert len(result.refusals) == 2
+    assert any("drsjob-recovery000001" in r and "STARTED" in r for r in result.refusals)
+    assert any("drsjob-failback000001" in r and "FAILBACK" in r for r in result.refusals)
+
+
+def test_a_launch_in_progress_is_seen_from_the_source_server_even_beyond_the_jobs_read():
+    server = {"sourceServerID": DB, "lifeCycle": {"lastLaunch": {
+        "initiated": {"jobID": "drsjob-oldrecovery0001", "type": "RECOVERY"}, "status": "IN_PROGRESS"}}}
+    (held,) = holdings([DB], [], {}, [server])
+    assert (held.job_id, held.is_drill, held.initiated_by) == ("drsjob-oldrecovery0001", False, "START_RECOVERY")
+    assert assess_drill([held], OWN, never_asked).refused
+
+
+def test_own_jobs_are_never_in_the_way():
+    jobs = {"drsjob-owndrill000001": job("drsjob-owndrill000001", "START_DRILL", "STARTED", [DB], OWN)}
+    found = holdings([DB], [instance(DB, True, "drsjob-owndrill000001")], jobs)
+    assert len(found) == 2
+    result = assess_drill(found, OWN, never_asked)
+    assert not result.refused and result.replaced == []
+
+
+def test_another_drill_in_flight_refuses_whoever_owns_it():
+    jobs = {"drsjob-otherdrill0001": job("drsjob-otherdrill0001", "START_DRILL", "STARTED", [DB])}
+    (refusal,) = assess_drill(holdings([DB], [], jobs), OWN, never_asked).refusals
+    assert "another drill is launching" in refusal
+
+
+def test_another_runs_drill_instance_depends_on_that_runs_state():
+    jobs = {"drsjob-otherdrill0001": job("drsjob-otherdrill0001", "START_DRILL", "COMPLETED", [DB], OTHER)}
+    found = holdings([DB], [instance(DB, True, "drsjob-otherdrill0001")], jobs)
+    assert found[0].owner == OTHER
+    running = assess_drill(found, OWN, lambda ref: "running")
+    assert running.refused and f"run {OTHER.run_id} of DAG {OTHER.dag_id}" in running.refusals[0]
+    assert "still running" in running.refusals[0]
+    unknown = assess_drill(found, OWN, lambda ref: None)
+    assert unknown.refused and "does not know" in unknown.refusals[0]
+    for over in ("success", "failed"):
+        result = assess_drill(found, OWN, lambda ref, state=over: state)
+        assert not result.refused and [h.job_id for h in result.replaced] == ["drsjob-otherdrill0001"]
+
+
+def test_an_untagged_drill_instance_is_a_leftover_that_may_be_replaced():
+    jobs = {"drsjob-consoledrill01": job("drsjob-consoledrill01", "START_DRILL", "COMPLETED", [DB])}
+    result = assess_drill(holdings([DB], [instance(DB, True, "drsjob-consoledrill01")], jobs), OWN, never_asked)
+    assert not result.refused and result.replaced[0].owner is None
+
+
+def test_a_recovery_replaces_every_live_instance_but_its_own():
+    jobs = {"drsjob-owndrill000001": job("drsjob-owndrill000001", "START_RECOVERY", "COMPLETED", [APP], OWN)}
+    instances = [instance(DB, True, "drsjob-consoledrill01"), instance(APP, False, "drsjob-owndrill000001")]
+    found = holdings([DB, APP], instances, jobs)
+    assert [h.source_server_id for h in replaced_by_recovery(found, OWN)] == [DB]
+    assert [h.source_server_id for h in replaced_by_recovery(found)] == [DB, APP]
+
+
+def test_run_ref_round_trips_through_job_tags():
+    assert RunRef.from_tags(OWN.tags()) == OWN
+    assert RunRef.from_tags({DAG_ID_TAG: "x"}) is None and RunRef.from_tags(None) is None
+    assert set(OWN.tags()) == {DAG_ID_TAG, RUN_ID_TAG}
