@@ -12,11 +12,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.configuration import conf
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task
+from airflow_provider_drs.factory.approval import RecoveryApprovalOperator
 from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
 from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator
@@ -24,6 +24,7 @@ from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
+from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -52,7 +53,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
     with DAG(
         dag_id=plan.dag_id(mode),
         description=(plan.description or f"DRS {mode} of plan {plan.name}")[:200],
-        schedule=plan.drill.schedule if drill else None,
+        schedule=DrillTimetable(plan.drill.schedule, timezone="UTC") if drill and plan.drill.schedule else None,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,  # two runs of one plan would fight over the same servers
@@ -63,12 +64,17 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         first: list[Any] = []
         if not drill:
             topic = plan.notifications.sns_topic_arn
-            first.append(ApprovalOperator(
+            first.append(RecoveryApprovalOperator(
                 task_id="approve", subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
-                body=_approval_body(plan, graph), retries=0,
+                body=_approval_body(plan, graph), retries=0, servers=plan.static_servers(),
+                tag_groups={g: t for w in plan.waves for g, t in w.tag_selectors(plan).items()},
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
+                **conn,
             ))
-        preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan), **conn)
+        preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan),
+                                          is_drill=drill, **conn)
+        # The approval's only direct downstream task is preflight: a Reject skips it (and so the
+        # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)
 
         groups = {name: _wave_group(plan, name, drill, conn, poll, server_waves) for name in graph.order}
@@ -94,12 +100,13 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         report = PlanReportOperator(
             task_id="report", plan=plan_info, waves=waves_info, mode=mode, trigger_rule="all_done",
             cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id="cleanup" if cleanup else None,
+            approval_task_id=None if drill else "approve",
         )
-        [*first, preflight, *ends] >> report
+        [preflight, *ends] >> report
         if cleanup:
             cleanup >> report
         verdict = PythonOperator(task_id="verdict", python_callable=fail_the_run, trigger_rule="one_failed", retries=0)
-        [*first, preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
+        [preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
         if plan.notifications.sns_topic_arn:
             report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
                                          trigger_rule="all_done", **conn)

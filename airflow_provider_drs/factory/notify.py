@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 
 def subject_line(report: dict[str, Any]) -> str:
+    if report["outcome"] == "rejected":
+        by = (report.get("approval") or {}).get("by") or "an approver"
+        return f"[DRS {report['mode']}] {report['plan']}: rejected by {by}, nothing launched"
     rto = report["rto"]
     achieved = f"RTO {rto['achieved_minutes']} of {rto['target_minutes']} min" if rto["achieved_seconds"] is not None \
         else f"RTO not achieved (target {rto['target_minutes']} min)"

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
-from airflow_provider_drs.reports.run_report import build_report, format_table
+from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
+from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
+from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,8 +50,10 @@ class PlanReportOperator(BaseOperator):
     ui_color = "#c8e6c9"
 
     def __init__(self, *, plan: Mapping[str, Any], waves: Sequence[Mapping[str, Any]], mode: str,
-                 cleanup_policy: str | None = None, cleanup_task_id: str | None = None, **kwargs: Any):
+                 cleanup_policy: str | None = None, cleanup_task_id: str | None = None,
+                 approval_task_id: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.approval_task_id = approval_task_id
         self.plan = dict(plan)
         self.waves = [dict(w) for w in waves]
         self.mode = mode
@@ -58,29 +62,46 @@ class PlanReportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
+        dag_run = context["dag_run"]
         resolved = ti.xcom_pull(task_ids="preflight") or {}
+        states = self._task_states(ti, dag_run)
         waves = []
+        replaced = list(ti.xcom_pull(task_ids="preflight", key=REPLACED_XCOM_KEY) or [])
         for wave in self.waves:
             name = wave["name"]
             job = ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="job")
             job_id = ti.xcom_pull(task_ids=f"{name}.start_recovery")
             if job is None and job_id:
                 job = {"job_id": job_id}
+            replaced += ti.xcom_pull(task_ids=f"{name}.start_recovery", key=REPLACED_XCOM_KEY) or []
             waves.append({**wave, "servers": resolved.get(name), "job": job,
+                          "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
                           "results": ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="results")})
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None
-        dag_run = context["dag_run"]
+        approval = approval_outcome(ti.xcom_pull(task_ids=self.approval_task_id, key=DECISION_XCOM_KEY)
+                                    ) if self.approval_task_id else None
         report = build_report(
             plan=self.plan, mode=self.mode, dag_id=dag_run.dag_id, run_id=dag_run.run_id,
             started_at=_iso(dag_run.start_date), finished_at=_iso(datetime.now(timezone.utc)), waves=waves,
             servers=ti.xcom_pull(task_ids="preflight", key="servers"), cleanup=cleanup,
-            cleanup_policy=self.cleanup_policy,
+            cleanup_policy=self.cleanup_policy, approval=approval,
+            replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
         )
         path = report_path(dag_run.dag_id, dag_run.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2))
         self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, path, format_table(report))
         return report
+
+    def _task_states(self, ti: Any, dag_run: Any) -> dict[str, str | None]:
+        """task id -> state of this run's tasks (Airflow's own record of how each wave went)."""
+        try:
+            by_run = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
+        except Exception as error:  # the report is still worth writing without the states
+            self.log.warning("drs.report could not read the task states: %s", error)
+            return {}
+        states = by_run.get(dag_run.run_id, {}) if isinstance(by_run, Mapping) else {}
+        return {task: str(getattr(state, "value", state)) if state else None for task, state in states.items()}
 
 
 def fail_the_run(**_: Any) -> None:

@@ -40,6 +40,8 @@ def build_report(
     servers: Mapping[str, Mapping[str, Any]] | None = None,
     cleanup: Sequence[Mapping[str, Any]] | None = None,
     cleanup_policy: str | None = None,
+    approval: Mapping[str, Any] | None = None,
+    replaced_instances: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble the run report.
 
@@ -49,6 +51,9 @@ def build_report(
         "results" ({server: result} or None), "state" (the wait task's state)}``.
     :param servers: server id -> ``{"hostname", "replication_state", "lag"}`` from preflight.
     :param cleanup: what the cleanup task terminated (None: it did not run).
+    :param approval: a recovery's approval: ``{"decision": "approved"|"rejected", "by", "by_id", "at"}``.
+    :param replaced_instances: live recovery instances this run's launches replaced (or, for a
+        run that stopped early, were going to replace), as ``hooks.drs_safety.Holding.as_dict``.
     """
     servers = servers or {}
     wave_reports = [_wave_report(w, servers) for w in waves]
@@ -62,6 +67,13 @@ def build_report(
     complete = not critical_failed and not not_run
     achieved = seconds_between(first_start, last_launch) if complete else None
     target = plan.get("rto_minutes")
+    rejected = bool(approval and approval.get("decision") == "rejected")
+    if rejected:
+        outcome = "rejected"
+    elif complete:
+        outcome = "succeeded"
+    else:
+        outcome = "not_started" if len(not_run) == len(wave_reports) else "failed"
     return {
         "report_version": REPORT_VERSION,
         "plan": plan.get("name"),
@@ -72,7 +84,8 @@ def build_report(
         "run_id": run_id,
         "started_at": started_at,
         "finished_at": finished_at,
-        "outcome": "succeeded" if complete else "not_started" if len(not_run) == len(wave_reports) else "failed",
+        "outcome": outcome,
+        "approval": dict(approval) if approval else None,
         "rto": {
             "target_minutes": target,
             "first_start_recovery_at": first_start,
@@ -80,12 +93,30 @@ def build_report(
             "achieved_seconds": achieved,
             "achieved_minutes": round(achieved / 60, 2) if achieved is not None else None,
             "met": bool(achieved is not None and target is not None and achieved <= target * 60),
-            "why_not_achieved": _why_not(critical_failed, not_run) if not complete else None,
+            "why_not_achieved": (f"the recovery was rejected by {approval.get('by')}" if rejected
+                                 else _why_not(critical_failed, not_run) if not complete else None),
         },
+        "replaced_instances": [dict(r) for r in replaced_instances],
         "waves": wave_reports,
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
         if mode == "drill" else None,
     }
+
+
+# Task states, most telling first: the state of a wave is that of its most telling task.
+_STATE_PRECEDENCE = ("failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running", "deferred",
+                     "awaiting_input", "queued", "scheduled", "restarting", "removed", "success", "skipped")
+
+
+def wave_state(task_states: Mapping[str, str | None]) -> str | None:
+    """One state for a wave from the Airflow states of its tasks: failed if any failed; success
+    when every task that ran succeeded (skipped ones aside); skipped when none ran."""
+    states = {s for s in task_states.values() if s}
+    if not states:
+        return None
+    if states <= {"success", "skipped"}:
+        return "success" if "success" in states else "skipped"
+    return next((s for s in _STATE_PRECEDENCE if s in states), sorted(states)[0])
 
 
 def _why_not(critical_failed: list[dict], not_run: list[str]) -> str:
@@ -147,7 +178,16 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     rto = report["rto"]
-    if rto["achieved_seconds"] is not None:
+    approval = report.get("approval")
+    if approval:
+        lines.append(f"\nRecovery {approval['decision']} by {approval['by'] or 'unknown'} at {approval['at']}")
+    for replaced in report.get("replaced_instances") or ():
+        lines.append(f"Replaces live {'drill' if replaced['is_drill'] else 'recovery'} instance "
+                     f"{replaced['recovery_instance_id']} (EC2 {replaced['ec2_instance_id']}) of "
+                     f"{replaced['source_server_id']}, from job {replaced['job_id']}")
+    if report["outcome"] == "rejected":
+        lines.append("Nothing was launched.")
+    elif rto["achieved_seconds"] is not None:
         verdict = "met" if rto["met"] else "MISSED"
         lines.append(f"\nAchieved RTO: {rto['achieved_seconds']:.1f} s ({rto['achieved_minutes']} min) "
                      f"against a target of {rto['target_minutes']} min: {verdict}")

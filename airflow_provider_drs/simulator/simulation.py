@@ -104,6 +104,12 @@ class Control:
         with self._sim.calls_lock:
             return dict(self._sim.calls)
 
+    def attempts(self) -> dict[str, int]:
+        """Requests that arrived whole, by operation: processed plus refused by a fault (what a
+        client's retries add up to)."""
+        with self._sim.calls_lock:
+            return dict(self._sim.counts["served"] + self._sim.counts["refused"])
+
     def call_counts(self) -> dict[str, dict[str, int]]:
         """``{"served": {...}, "refused": {...}, "dropped": {...}}``, by operation."""
         with self._sim.calls_lock:

@@ -25,6 +25,20 @@ def task_states(dag_run) -> dict[str, str]:
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
 
 
+def try_numbers(dag_run) -> dict[str, int]:
+    """task id -> how many tries it took (1: it never retried)."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+        return {ti.task_id: ti.try_number for ti in tis}
+
+
+def is_state(dag_run, state: str) -> bool:
+    return str(dag_run.state) in (state, f"DagRunState.{state.upper()}")
+
+
 def read_report(dag_run) -> dict:
     return json.loads(report_path(dag_run.dag_id, dag_run.run_id).read_text())
 
@@ -72,10 +86,12 @@ class HitlResponder(threading.Thread):
         super().__init__(daemon=True)
         self.dag_id, self.task_id, self.sim, self.choice, self.timeout = dag_id, task_id, sim, choice, timeout
         self.calls_when_waiting: dict | None = None
+        self.body_when_waiting: str | None = None
         self.answered: str | None = None
 
     def run(self) -> None:
         from airflow.models import TaskInstance
+        from airflow.models.hitl import HITLDetail
         from airflow.utils.session import create_session
         from airflow.utils.state import TaskInstanceState
 
@@ -86,6 +102,8 @@ class HitlResponder(threading.Thread):
                       .filter_by(dag_id=self.dag_id, task_id=self.task_id, state=TaskInstanceState.AWAITING_INPUT)
                       .first())
                 waiting = (ti.dag_id, ti.run_id) if ti else None
+                if ti:
+                    self.body_when_waiting = session.get(HITLDetail, ti.id).body
             if waiting:
                 time.sleep(1.0)  # give anything that must not happen before approval a chance to
                 self.calls_when_waiting = self.sim.control.calls()

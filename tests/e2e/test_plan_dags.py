@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.plans.test_limits import laughs
 from tests.e2e.helpers import (
     HitlResponder,
     interval,
@@ -29,7 +30,7 @@ def test_sample_plans_import_without_errors(dagbag):
     assert drill.task_group.get_child_by_label("database").get_child_by_label("start_recovery") is not None
     assert "RTO target:** 30 min" in drill.doc_md
     assert type(dagbag.dags["drs_three_tier_recovery"].timetable).__name__ == "NullTimetable"  # never scheduled
-    assert drill.timetable.expression == "0 6 * * 1"
+    assert type(drill.timetable).__name__ == "DrillTimetable" and drill.timetable.summary == "0 6 * * 1"
 
 
 def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_db):
@@ -49,6 +50,18 @@ def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_
     (error,) = bag.import_errors.values()
     assert f"{tmp_path / 'plans' / 'typo.yaml'}:11: waves[1].depends_on[0]: unknown wave 'dbb'" in error
     assert "three-tier" not in error and "diamond" not in error
+
+
+def test_dagbag_loads_the_valid_plans_beside_a_bomb_and_names_its_file(tmp_path, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    shutil.copy(REPO / "dags" / "recovery_plans.py", tmp_path)
+    shutil.copytree(REPO / "dags" / "plans", tmp_path / "plans")
+    (tmp_path / "plans" / "bomb.yaml").write_text(laughs(9))
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert {"drs_three_tier_drill", "drs_diamond_drill", "drs_diamond_recovery"} <= set(bag.dags)
+    (error,) = bag.import_errors.values()
+    assert f"{tmp_path / 'plans' / 'bomb.yaml'}:8: l3: YAML aliases expand" in error
 
 
 def test_three_tier_drill(dagbag, airflow_sim):
@@ -104,6 +117,8 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
     assert (states["cleanup"], states["report"], states["verdict"]) == ("success", "success", "failed")
     report = read_report(dag_run)
     assert report["outcome"] == "failed" and report["rto"]["met"] is False
+    assert {w["name"]: w["state"] for w in report["waves"]} == {
+        "database": "success", "app": "failed", "web": "upstream_failed"}
     assert APP in report["rto"]["why_not_achieved"]
     app_row = next(s for w in report["waves"] if w["name"] == "app" for s in w["servers"])
     assert (app_row["launch_status"], app_row["failed_phase"], app_row["raw_error"]) == (
@@ -122,8 +137,9 @@ def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim)
     responder.join(timeout=10)
 
     assert responder.answered == "Approve"
+    # Before the approval, only reads (to name what would be replaced): nothing launched.
     assert responder.calls_when_waiting.get("StartRecovery", 0) == 0
-    assert responder.calls_when_waiting.get("DescribeSourceServers", 0) == 0
+    assert "nothing will be replaced" in responder.body_when_waiting
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
     hook_jobs = airflow_sim.client("drs").describe_jobs()["items"]
     launches = [j for j in hook_jobs if j["type"] == "LAUNCH"]
