@@ -1,7 +1,8 @@
 """One validated plan -> its drill DAG and its recovery DAG.
 
-Drill:    preflight -> waves -> cleanup -> report [-> notify]   (+ verdict, fails a failed run)
-Recovery: approve -> preflight -> waves -> report [-> notify]    (+ verdict)
+Drill:    begin -> preflight -> waves -> cleanup -> report [-> notify]   (+ verdict, fails a failed run)
+Recovery: begin -> approve -> preflight -> waves -> report [-> notify]    (+ verdict)
+begin is the run's setup task; cleanup (policy always), report and notify are its teardowns.
 Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
 actions; group edges follow depends_on, so independent waves run in parallel.
 """
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.configuration import conf
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TaskGroup, chain
 
@@ -28,7 +30,6 @@ from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
-CLEANUP_TRIGGER = {"always": "all_done", "on_success": "all_success"}
 
 
 def polling() -> dict[str, float]:
@@ -61,7 +62,11 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         doc_md=plan_doc_md(plan, mode, graph),
         default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     ) as dag:
-        first: list[Any] = []
+        # Setup of the run: cleanup, report and notify are its teardowns, so they still run when a
+        # user marks the run failed (or success) mid-wave: Airflow then skips every pending task
+        # but teardowns. Cancelling a drill terminates its instances and leaves a report.
+        begin = EmptyOperator(task_id="begin").as_setup()
+        first: list[Any] = [begin]
         if not drill:
             topic = plan.notifications.sns_topic_arn
             first.append(RecoveryApprovalOperator(
@@ -93,23 +98,24 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         cleanup = None
         if drill and plan.drill.cleanup != "never":
             cleanup = DrillCleanupOperator(
-                task_id="cleanup", wave_names=graph.order, trigger_rule=CLEANUP_TRIGGER[plan.drill.cleanup],
-                deferrable=True, **poll, **conn,
+                task_id="cleanup", wave_names=graph.order, deferrable=True, **poll, **conn,
             )
             [preflight, *ends] >> cleanup
+            if plan.drill.cleanup == "always":
+                cleanup.as_teardown(setups=begin)
+            else:  # on_success: a failed drill keeps its instances for investigation
+                cleanup.trigger_rule = "all_success"
         report = PlanReportOperator(
-            task_id="report", plan=plan_info, waves=waves_info, mode=mode, trigger_rule="all_done",
+            task_id="report", plan=plan_info, waves=waves_info, mode=mode,
             cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id="cleanup" if cleanup else None,
             approval_task_id=None if drill else "approve",
-        )
-        [preflight, *ends] >> report
-        if cleanup:
-            cleanup >> report
+        ).as_teardown(setups=begin)
+        [preflight, *ends, *([cleanup] if cleanup else [])] >> report
         verdict = PythonOperator(task_id="verdict", python_callable=fail_the_run, trigger_rule="one_failed", retries=0)
         [preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
         if plan.notifications.sns_topic_arn:
             report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
-                                         trigger_rule="all_done", **conn)
+                                         **conn).as_teardown(setups=begin)
     return dag
 
 

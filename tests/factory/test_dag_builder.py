@@ -54,9 +54,11 @@ def test_waves_are_task_groups_wired_by_depends_on(tmp_path):
 def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
     drill, _ = build_dags(plan_with(tmp_path, BASE))
     tasks = drill.task_dict
-    assert tasks["cleanup"].trigger_rule == "all_done"
-    assert tasks["cleanup"].upstream_task_ids >= {"left.wait_for_launch", "right.wait_for_launch", "preflight"}
-    assert tasks["report"].trigger_rule == "all_done" and "cleanup" in tasks["report"].upstream_task_ids
+    # Teardowns of the run's setup task: they run even when the run is marked failed mid-wave.
+    assert tasks["begin"].is_setup and tasks["cleanup"].is_teardown and tasks["report"].is_teardown
+    assert tasks["cleanup"].trigger_rule == "all_done_setup_success"
+    assert tasks["cleanup"].upstream_task_ids >= {"left.wait_for_launch", "right.wait_for_launch", "preflight", "begin"}
+    assert tasks["report"].trigger_rule == "all_done_setup_success" and "cleanup" in tasks["report"].upstream_task_ids
     assert tasks["verdict"].trigger_rule == "one_failed"
     assert drill.max_active_runs == 1
     assert "notify" not in tasks
@@ -65,14 +67,15 @@ def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
 def test_recovery_starts_with_approval_and_never_cleans_up(tmp_path):
     _, recovery = build_dags(plan_with(tmp_path, BASE))
     tasks = recovery.task_dict
-    assert tasks["approve"].downstream_task_ids >= {"preflight"}
-    assert not tasks["approve"].upstream_task_ids
+    assert tasks["approve"].downstream_task_ids == {"preflight"}  # a Reject skips only preflight
+    assert tasks["approve"].upstream_task_ids == {"begin"}
     assert "s-3578f52ef3bdd58b4" in tasks["approve"].body and "lab" in tasks["approve"].subject
     assert "cleanup" not in tasks
     assert type(recovery.timetable).__name__ == "NullTimetable"
 
 
-@pytest.mark.parametrize(("policy", "trigger_rule"), [("always", "all_done"), ("on_success", "all_success"), ("never", None)])
+@pytest.mark.parametrize(("policy", "trigger_rule"), [("always", "all_done_setup_success"), ("on_success", "all_success"),
+                                                     ("never", None)])
 def test_cleanup_policy(tmp_path, policy, trigger_rule):
     drill, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\ndrill: {{cleanup: {policy}}}")))
     assert getattr(drill.task_dict.get("cleanup"), "trigger_rule", None) == trigger_rule
@@ -83,7 +86,7 @@ def test_notify_only_when_the_plan_names_a_topic(tmp_path):
         "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
     notify = drill.task_dict["notify"]
     assert notify.topic_arn == "{{ ssm:/dr/topic }}" and "topic_arn" not in notify.template_fields
-    assert notify.upstream_task_ids == {"report"}
+    assert notify.upstream_task_ids == {"report", "begin"} and notify.is_teardown
 
 
 def test_parsing_makes_no_aws_call(sim, monkeypatch):
