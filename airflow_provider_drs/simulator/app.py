@@ -96,6 +96,14 @@ class SimulatorApp:
             sim.count(name or scope["path"], "dropped")
             return None
         receive = _replay(body, receive)
+        sim.flight(name, +1)
+        try:
+            return await self._process(scope, receive, send, region, name, operation, protocol)
+        finally:
+            sim.flight(name, -1)
+
+    async def _process(self, scope, receive, send, region, name, operation, protocol):
+        sim = self.simulation
         delay = sim.faults.latency_for(name)
         if delay:
             await asyncio.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .inventory import InventoryError, load_inventory
@@ -15,9 +16,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the simulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=4566, help="port to bind (default 4566)")
-    serve.add_argument("--inventory", help="inventory YAML (default: the built-in reference environment)")
-    serve.add_argument("--time-scale", type=float, default=1.0, metavar="X",
-                       help="multiply every simulated duration by X; X < 1 is faster (0.1 = ten times faster)")
+    serve.add_argument("--inventory", default=os.environ.get("DRS_SIM_INVENTORY") or None,
+                       help="inventory YAML (default: env DRS_SIM_INVENTORY, else the built-in reference environment)")
+    serve.add_argument("--time-scale", type=float, default=float(os.environ.get("DRS_SIM_TIME_SCALE") or 1.0),
+                       metavar="X", help="multiply every simulated duration by X; X < 1 is faster (0.1 = ten times "
+                       "faster; default: env DRS_SIM_TIME_SCALE, else 1)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids, jitter and injected faults")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true",

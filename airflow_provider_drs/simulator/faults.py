@@ -40,6 +40,7 @@ class FaultSet:
 
     # -- configuration -------------------------------------------------------------------------
     def throttle(self, operation: str, per_second: float, retry_after_seconds: int = 1) -> None:
+        """Throttle ``operation`` (``*``: every DRS and SSM Automation operation, each on its own)."""
         if per_second < 0:
             raise ValueError("per_second must be >= 0")
         with self._lock:
@@ -82,6 +83,9 @@ class FaultSet:
         """``("throttle", retry_after)``, ``("error", 0)`` or None when the call goes through."""
         with self._lock:
             throttle = self.throttles.get(operation)
+            if throttle is None and "*" in self.throttles:  # every operation, each with its own budget
+                every = self.throttles["*"]
+                throttle = self.throttles[operation] = Throttle(every.per_second, every.retry_after_seconds)
             if throttle is not None:
                 now = time.monotonic()
                 while throttle.served and now - throttle.served[0] >= 1.0:

@@ -29,6 +29,7 @@ class Simulation:
         # Requests by fate: served (processed), refused (by an injected fault), dropped (the client
         # went away before the request was whole, so it was never processed).
         self.counts: dict[str, Counter[str]] = {fate: Counter() for fate in FATES}
+        self.in_flight: Counter[str] = Counter()  # requests received whole, not answered yet
         self.calls_lock = threading.Lock()
         self._reset_moto()
 
@@ -45,6 +46,10 @@ class Simulation:
     def count(self, operation: str, fate: str = "served") -> None:
         with self.calls_lock:
             self.counts[fate][operation] += 1
+
+    def flight(self, operation: str, delta: int) -> None:
+        with self.calls_lock:
+            self.in_flight[operation] += delta
 
     def reset(self) -> None:
         """Back to the inventory: no jobs, instances, executions, faults, counts; moto emptied."""
@@ -111,9 +116,12 @@ class Control:
             return dict(self._sim.counts["served"] + self._sim.counts["refused"])
 
     def call_counts(self) -> dict[str, dict[str, int]]:
-        """``{"served": {...}, "refused": {...}, "dropped": {...}}``, by operation."""
+        """``{"served": {...}, "refused": {...}, "dropped": {...}, "in_flight": {...}}``, by operation;
+        in_flight: received whole and not answered yet (held by the latency fault, say)."""
         with self._sim.calls_lock:
-            return {fate: dict(counter) for fate, counter in self._sim.counts.items()}
+            counts = {fate: dict(counter) for fate, counter in self._sim.counts.items()}
+            counts["in_flight"] = {op: n for op, n in self._sim.in_flight.items() if n}
+            return counts
 
     def reset(self) -> None:
         self._sim.reset()
