@@ -25,6 +25,8 @@ from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+JOB_STATE_KEY = "drs_job_id"
+
 
 class _DrsJobWaitMixin:
     """Waiting for DRS jobs, in the triggerer (deferrable) or in the worker (a polling loop)."""
@@ -136,7 +138,9 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     def execute(self, context: Context) -> Any:
         server_ids = as_id_list(self.source_server_ids)
         own = run_ref(context)
-        job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
+        job = None
+        if self.adopt_existing_job:
+            job = self._stored_job(context) or self._adoptable_job(context, server_ids)
         if job is None:
             # Checked again right before the call: a recovery may have started since preflight.
             replaced = check_launch(self.hook, context, server_ids, bool(self.is_drill), self.log,
@@ -150,6 +154,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                 job = self._adoptable_job(context, server_ids) if self.adopt_existing_job else None
                 if job is None:
                     job = self._after_conflict(conflict, server_ids)
+            self._store(context, job["jobID"])
         if RunRef.from_tags(job.get("tags")) != own:
             self._claim(job, own)
         job_id = job["jobID"]
@@ -163,6 +168,26 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
             self._defer_for([job_id], "execute_complete", self.wait_timeout)
         results = self._wait_in_worker(self.hook, [job_id], self.wait_timeout)
         return self._finish(context, job_id, results)
+
+    # The job id goes to Airflow's task state store (3.3+) the moment it is known, so a retry on
+    # another worker resumes it without a search. (ResumableJobMixin, which the Glue operator uses,
+    # wraps this store around a synchronous poll loop; this task returns at once and a deferrable
+    # sensor waits, so it uses the store directly.) The adoption lookup stays as the safety net for
+    # a worker lost while StartRecovery was in the air, and for Airflow without the store.
+    def _store(self, context: Context, job_id: str) -> None:
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(JOB_STATE_KEY, job_id)
+
+    def _stored_job(self, context: Context) -> dict[str, Any] | None:
+        store = context.get("task_state_store")
+        job_id = store.get(JOB_STATE_KEY) if store is not None else None
+        job = self.hook.describe_jobs([job_id]).get(job_id) if job_id else None
+        if job is not None:
+            self.log.warning("drs.resume_job job_id=%s status=%s: an earlier try of this task started it "
+                             "(task state store); resuming it instead of starting a second job",
+                             job_id, job.get("status"))
+        return job
 
     def _claim(self, job: dict[str, Any], own: RunRef) -> None:
         """Tag the job with this run, so other runs know whose instances these are. A failure is
