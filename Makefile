@@ -5,19 +5,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench airflow sim clean
+.PHONY: demo test test-stack stack stack-deps bench airflow sim clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[sim,test]'
+	$(BIN)/python -m pip install --quiet -e '.[sim,test,stack]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_provider_drs.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+
+# The production topology as processes: PostgreSQL, Redis, Celery, two triggerers, drs-sim.
+stack-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+	  echo "installing PostgreSQL and Redis (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server; \
+	fi
+
+stack: $(STAMP) stack-deps
+	$(BIN)/python -m airflow_provider_drs.stack
+
+test-stack: $(STAMP) stack-deps
+	$(BIN)/python -m pytest -q -s tests/stack $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
