@@ -1,8 +1,10 @@
 """One validated plan -> its drill DAG and its recovery DAG.
 
-Drill:    begin -> preflight -> waves -> cleanup -> report [-> notify]   (+ verdict, fails a failed run)
+Drill:    begin -> preflight -> waves -> cleanup -> report [-> notify]   (+ verdict)
 Recovery: begin -> approve -> preflight -> waves -> report [-> notify]    (+ verdict)
-begin is the run's setup task; cleanup (policy always), report and notify are its teardowns.
+begin is the run's setup task; cleanup (policy always), report, notify and verdict are its
+teardowns, so they run even when a user marks the run failed mid-wave; verdict fails the run
+when any task failed.
 Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
 actions; group edges follow depends_on, so independent waves run in parallel.
 """
@@ -23,7 +25,7 @@ from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
 from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator
 from airflow_provider_drs.factory.preflight import PlanPreflightOperator
-from airflow_provider_drs.factory.report import PlanReportOperator, fail_the_run
+from airflow_provider_drs.factory.report import PlanReportOperator, verdict
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.timetables.drill import DrillTimetable
@@ -111,8 +113,9 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             approval_task_id=None if drill else "approve",
         ).as_teardown(setups=begin)
         [preflight, *ends, *([cleanup] if cleanup else [])] >> report
-        verdict = PythonOperator(task_id="verdict", python_callable=fail_the_run, trigger_rule="one_failed", retries=0)
-        [preflight, *ends, report, *([cleanup] if cleanup else [])] >> verdict
+        judge = PythonOperator(task_id="verdict", python_callable=verdict, retries=0).as_teardown(
+            setups=begin, on_failure_fail_dagrun=True)
+        [preflight, *ends, report, *([cleanup] if cleanup else [])] >> judge
         if plan.notifications.sns_topic_arn:
             report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
                                          **conn).as_teardown(setups=begin)

@@ -104,7 +104,17 @@ class PlanReportOperator(BaseOperator):
         return {task: str(getattr(state, "value", state)) if state else None for task, state in states.items()}
 
 
-def fail_the_run(**_: Any) -> None:
-    """Run only when some task failed (trigger rule one_failed): the report and cleanup succeed by
-    design, so without this task a failed drill would show as a successful DAG run."""
-    raise AirflowFailException("A task of this run failed: the drill or recovery did not succeed. See the report.")
+FAILED_STATES = {"failed", "upstream_failed"}
+
+
+def verdict(ti: Any, dag_run: Any, **_: Any) -> None:
+    """Fail when any task of this run failed. The report and cleanup succeed by design, so without
+    this task a failed drill would show as a successful DAG run. It is a teardown that fails the
+    run: it also runs, and fails, when a user marks the run failed mid-wave (Airflow then skips
+    every other pending task, and would otherwise end the run by its skipped leaves: success)."""
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    failed = sorted(task for task, state in states.items()
+                    if str(getattr(state, "value", state)) in FAILED_STATES and task != ti.task_id)
+    if failed:
+        raise AirflowFailException(f"Tasks of this run failed ({', '.join(failed)}): the drill or recovery did not "
+                                   "succeed. See the report.")

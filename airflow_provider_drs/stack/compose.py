@@ -66,6 +66,8 @@ def compose_service(svc: Service) -> dict[str, Any]:
     command = [part.format(port=COMPOSE.port(svc.name, svc.default_port or 0)) for part in svc.command]
     out: dict[str, Any] = {"build": ".", "image": IMAGE, "command": command,
                            "environment": svc.environment(COMPOSE, secrets())}
+    if not svc.airflow:  # the image's entrypoint would hand any other command to `airflow`
+        out["entrypoint"] = ["/usr/bin/dumb-init", "--"]
     if svc.airflow:
         out["volumes"] = list(VOLUMES)
         out["depends_on"] = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}

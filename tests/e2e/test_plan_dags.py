@@ -88,7 +88,7 @@ def test_three_tier_drill(dagbag, airflow_sim):
     assert report["rto"]["met"] is True and report["rto"]["achieved_seconds"] > 0
     # The database's post action ran, with {{ instance:... }} resolved to the recovered instance.
     assert airflow_sim.control.calls().get("StartAutomationExecution") == 1
-    assert states["verdict"] == "skipped"
+    assert states["verdict"] == "success"
     # The plan's topic ({{ ssm:/dr/notify-topic }}) got the outcome and the table.
     (message,) = inbox()
     assert message["Subject"].startswith("[DRS drill] three-tier: succeeded, RTO 0.")

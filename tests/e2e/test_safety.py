@@ -202,7 +202,7 @@ def test_a_rejected_recovery_is_an_outcome_not_a_failure(dagbag, airflow_sim):
     assert responder.answered == "Reject"
     assert is_state(dag_run, "success"), states
     assert (states["preflight"], states["database.start_recovery"]) == ("skipped", "skipped")
-    assert (states["report"], states["notify"], states["verdict"]) == ("success", "success", "skipped")
+    assert (states["report"], states["notify"], states["verdict"]) == ("success", "success", "success")
     assert try_numbers(dag_run)["notify"] == 1
     report = read_report(dag_run)
     assert report["outcome"] == "rejected"

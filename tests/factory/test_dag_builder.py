@@ -59,7 +59,7 @@ def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
     assert tasks["cleanup"].trigger_rule == "all_done_setup_success"
     assert tasks["cleanup"].upstream_task_ids >= {"left.wait_for_launch", "right.wait_for_launch", "preflight", "begin"}
     assert tasks["report"].trigger_rule == "all_done_setup_success" and "cleanup" in tasks["report"].upstream_task_ids
-    assert tasks["verdict"].trigger_rule == "one_failed"
+    assert tasks["verdict"].is_teardown and tasks["verdict"].on_failure_fail_dagrun
     assert drill.max_active_runs == 1
     assert "notify" not in tasks
 

@@ -43,6 +43,7 @@ def api(stack):
 def sim(stack):
     client = SimulatorClient(stack.sim_url)
     client.reset()
+    client.set_time_scale(1.0)
     yield client
     client.clear_faults()
 
