@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -265,3 +265,34 @@ def test_a_drill_never_waits_for_another_job(sim):
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
     with pytest.raises(AirflowFailException, match="another drill is launching this server"):
         op.execute(context())
+
+
+class MemoryStateStore(dict):
+    """Stands in for Airflow's task state store, which outlives a task's tries."""
+
+    def set(self, key, value, retention=None):
+        self[key] = value
+
+
+def test_a_retry_resumes_the_job_its_earlier_try_kept_in_the_task_state_store(sim):
+    store = MemoryStateStore()
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
+    job_id = op.execute({**context(), "task_state_store": store})
+    assert store == {"drs_job_id": job_id}
+    # A retry whose run window would miss the job (the adoption lookup finds nothing): the store does.
+    retry = {**context(datetime.now(timezone.utc) + timedelta(minutes=5)), "task_state_store": store}
+    assert op.execute(retry) == job_id
+    assert sim.control.calls()["StartRecovery"] == 1
+
+
+def test_a_drill_refused_by_drs_for_a_recovery_fails_without_retry(sim):
+    """The race the pre-check cannot close: a recovery starts between the check and StartRecovery."""
+    from airflow_provider_drs.exceptions import DrsServerInActiveJob
+
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+    recovery = hook.start_recovery([DB], is_drill=False)
+    op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
+    with pytest.raises(DrsServerInActiveJob) as conflict:
+        hook.start_recovery([DB], is_drill=True)
+    with pytest.raises(AirflowFailException, match=f"(?s)Drill refused.*{recovery['jobID']} \\(START_RECOVERY"):
+        op._after_conflict(conflict.value, [DB])
