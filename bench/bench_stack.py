@@ -8,8 +8,8 @@ simulator settings. Figures:
   start -> wait end) minus the job time;
 - drill wall time (run start -> run end) against the DRS critical path (sum of the chain's job
   times), as a ratio;
-- Celery worker slots busy while a wave waits (sampled with `inspect active` whenever a
-  wait_for_launch is deferred): deferrable waits should hold none.
+- Celery worker slots busy while a wave waits (sampled with `inspect active` once a
+  wait_for_launch has been deferred for 2 s): deferrable waits should hold none.
 
 Run: python bench/bench_stack.py [--time-scale 2] [--skip-dag-test]
 """
@@ -32,6 +32,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WAVES, PER_WAVE = 5, 2
 DAG_ID = "drs_bench_chain_drill"
+# Where a wave's overhead goes: scheduling its start task after the upstream wave ended; the start
+# task up to StartRecovery (safety reads, adoption lookup); the DRS job's end to the wait's end
+# (noticing it, then resuming the sensor on a worker).
+PARTS = ("upstream_end_to_start_task", "start_task_to_start_recovery", "job_end_to_wave_end")
 
 
 def servers() -> list[list[str]]:
@@ -64,20 +68,25 @@ def seconds(start: str, end: str) -> float:
 def figures(tis: dict[str, tuple[str, str]], jobs: list[dict], run: tuple[str, str]) -> dict:
     """Overheads from task instance times (task -> (start, end)) and the run's DRS jobs."""
     wave_of = {frozenset(ids): f"w{w}" for w, ids in enumerate(servers())}
-    job_time = {wave_of[frozenset(s["sourceServerID"] for s in j["participatingServers"])]:
-                seconds(j["creationDateTime"], j["endDateTime"]) for j in jobs}
+    job_of = {wave_of[frozenset(s["sourceServerID"] for s in j["participatingServers"])]: j for j in jobs}
+    job_time = {wave: seconds(j["creationDateTime"], j["endDateTime"]) for wave, j in job_of.items()}
     inclusive, inside = [], []
+    parts: dict[str, list[float]] = {name: [] for name in PARTS}
     for w in range(WAVES):
         ready = tis[f"w{w - 1}.wait_for_launch"][1] if w else tis["preflight"][1]
-        end = tis[f"w{w}.wait_for_launch"][1]
-        inclusive.append(seconds(ready, end) - job_time[f"w{w}"])
-        inside.append(seconds(tis[f"w{w}.start_recovery"][0], end) - job_time[f"w{w}"])
+        start, wait, job = tis[f"w{w}.start_recovery"], tis[f"w{w}.wait_for_launch"], job_of[f"w{w}"]
+        inclusive.append(seconds(ready, wait[1]) - job_time[f"w{w}"])
+        inside.append(seconds(start[0], wait[1]) - job_time[f"w{w}"])
+        for name, value in zip(PARTS, (seconds(ready, start[0]), seconds(start[0], job["creationDateTime"]),
+                                       seconds(job["endDateTime"], wait[1]))):
+            parts[name].append(value)
     critical_path = sum(job_time.values())
     wall = seconds(*run)
     return {
         "overhead_per_wave_seconds": {"median": round(statistics.median(inclusive), 2), "max": round(max(inclusive), 2),
                                       "each": [round(x, 2) for x in inclusive]},
         "overhead_inside_wave_seconds": {"median": round(statistics.median(inside), 2), "max": round(max(inside), 2)},
+        "overhead_parts_median_seconds": {name: round(statistics.median(v), 2) for name, v in parts.items()},
         "drill_wall_seconds": round(wall, 1), "drs_critical_path_seconds": round(critical_path, 1),
         "wall_to_critical_path_ratio": round(wall / critical_path, 2),
     }
@@ -100,13 +109,28 @@ def on_stack(dags: Path, inventory: Path, time_scale: float) -> dict:
         run_id = api.trigger(DAG_ID)
         done = threading.Event()
 
+        busy_with: list[str] = []
+        deferred_since: dict[str, float] = {}
+
+        def waiting() -> set[str]:
+            return {task for task, state in api.task_states(DAG_ID, run_id).items()
+                    if task.endswith("wait_for_launch") and state == "deferred"}
+
         def sample():
+            # Steady state only: waves deferred for 2 s or more, before and after asking the worker.
+            # (A task that has just deferred, or finished, keeps its Celery slot for a moment while
+            # Airflow's supervisor notices its process exit: up to [workers] min_heartbeat_interval.)
             while not done.is_set():
-                if any(state == "deferred" for task, state in api.task_states(DAG_ID, run_id).items()
-                       if task.endswith("wait_for_launch")):
+                now, before = time.monotonic(), waiting()
+                for wave in before:
+                    deferred_since.setdefault(wave, now)
+                if before and min(now - deferred_since[w] for w in before) >= 2.0:
                     active = celery.control.inspect(timeout=1.0).active() or {}
-                    samples.append(sum(len(tasks) for tasks in active.values()))
-                time.sleep(0.5)
+                    if before <= waiting():
+                        tasks = [t for worker in active.values() for t in worker]
+                        samples.append(len(tasks))
+                        busy_with.extend(f"{workload_task(t)} while {sorted(before)}" for t in tasks)
+                time.sleep(1.5)  # sparingly: sampling loads the API server and the worker too
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -118,9 +142,19 @@ def on_stack(dags: Path, inventory: Path, time_scale: float) -> dict:
         jobs = Estate(stack.sim_url).run_jobs(DAG_ID, run_id)
         out = figures(tis, jobs, (run["start_date"], run["end_date"]))
         out.update({"run_state": run["state"], "startup_to_healthy_seconds": round(stack.healthy_after, 1),
-                    "busy_worker_slots_while_waiting": {"max": max(samples, default=None), "samples": len(samples)},
+                    "busy_worker_slots_while_waiting": {"max": max(samples, default=None), "samples": len(samples),
+                                                        "busy_with": busy_with[:5]},
                     "start_recovery_calls": SimulatorClient(stack.sim_url).calls().get("StartRecovery")})
         return out
+
+
+def workload_task(celery_task: dict) -> str:
+    """The Airflow task a Celery task runs (its workload names the task instance)."""
+    try:
+        workload = json.loads(celery_task["args"][0])
+        return workload.get("ti", {}).get("task_id") or workload.get("type", "?")
+    except (KeyError, IndexError, TypeError, ValueError):
+        return str(celery_task.get("name"))
 
 
 def under_dag_test(dags: Path, inventory: Path, time_scale: float) -> dict:
