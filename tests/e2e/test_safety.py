@@ -12,6 +12,7 @@ import time
 import pytest
 
 from airflow_provider_drs.hooks.drs_safety import DAG_ID_TAG, RUN_ID_TAG
+from tests.waiting import wait_until
 from tests.e2e.helpers import (
     HitlResponder,
     is_state,
@@ -27,22 +28,13 @@ DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e
 pytestmark = pytest.mark.timeout(300)
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def launch(sim, servers: list[str], is_drill: bool, wait: bool = True) -> dict:
     """Start a job outside Airflow (the console, another tool) and optionally wait for it."""
     drs = sim.client("drs")
     job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in servers], isDrill=is_drill)["job"]
     if wait:
-        wait_for(lambda: drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"][0]["status"] == "COMPLETED")
+        wait_until(lambda: drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"][0]["status"] == "COMPLETED",
+                   timeout=60)
     return job
 
 
@@ -92,7 +84,7 @@ def test_drill_triggered_during_a_recovery_fails_at_once_and_never_launches(dagb
 
     assert is_state(dag_run, "failed")
     assert task_states(dag_run)["preflight"] == "failed" and try_numbers(dag_run)["preflight"] == 1
-    wait_for(lambda: instances_of(airflow_sim, DB))
+    wait_until(lambda: instances_of(airflow_sim, DB), timeout=60)
     (real,) = instances_of(airflow_sim, DB)
     assert real["jobID"] == recovery["jobID"] and not real["isDrill"]
     time.sleep(1)  # nothing may come after, either
@@ -108,7 +100,7 @@ def test_a_recovery_started_after_preflight_stops_the_drill_at_the_wave(dagbag, 
     recovered: dict = {}
 
     def recover_web_once_the_drill_runs():
-        wait_for(lambda: drill_jobs_with(airflow_sim, {DB}), timeout=120, interval=0.05)
+        wait_until(lambda: drill_jobs_with(airflow_sim, {DB}), timeout=120, interval=0.05)
         recovered.update(drs.start_recovery(sourceServers=[{"sourceServerID": WEB1}, {"sourceServerID": WEB2}],
                                             isDrill=False)["job"])
 
@@ -122,7 +114,8 @@ def test_a_recovery_started_after_preflight_stops_the_drill_at_the_wave(dagbag, 
     assert states["app.wait_for_launch"] == "success"
     assert states["web.start_recovery"] == "failed" and tries["web.start_recovery"] == 1
     assert drill_jobs_with(airflow_sim, {WEB1, WEB2}) == []
-    wait_for(lambda: drs.describe_jobs(filters={"jobIDs": [recovered["jobID"]]})["items"][0]["status"] == "COMPLETED")
+    wait_until(lambda: drs.describe_jobs(filters={"jobIDs": [recovered["jobID"]]})["items"][0]["status"] == "COMPLETED",
+               timeout=60)
     web_instances = instances_of(airflow_sim, WEB1) + instances_of(airflow_sim, WEB2)
     assert {i["jobID"] for i in web_instances} == {recovered["jobID"]}
     ec2 = running_instance_states(airflow_sim.client("ec2"))

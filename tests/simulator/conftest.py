@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from airflow_provider_drs.simulator import simulator
+from tests.waiting import wait_until
 
 FAST = 0.1  # every simulated duration x0.1: a launch takes ~0.6 s
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
@@ -33,18 +32,6 @@ def drs(sim):
     from botocore.config import Config
 
     return sim.client("drs", config=Config(retries={"total_max_attempts": 1}))
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    """Poll until ``predicate()`` is truthy and return it; fail (never hang) after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def wait_job_completed(drs, job_id: str, timeout: float = 10.0) -> dict:

@@ -5,26 +5,18 @@ and records its figures (printed at the end, and in .stack-figures.json)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 
 import pytest
 
 from tests.stack.estate import APP, DB, Estate, read_report
+from tests.waiting import wait_until as _wait_until
 
 pytestmark = pytest.mark.timeout(900)
+wait_until = functools.partial(_wait_until, interval=0.25)  # each look asks the API server or PostgreSQL
 DRILL, RECOVERY, DIAMOND = "drs_three_tier_drill", "drs_three_tier_recovery", "drs_diamond_drill"
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
 
 
 def assert_invariants(estate: Estate, real_before: dict[str, str] | None = None) -> None:
@@ -53,13 +45,13 @@ def test_1_a_triggerer_killed_while_waves_wait_hands_over_to_the_other(stack, ap
     run_id = api.trigger(DRILL)
     trigger = "(select t.triggerer_id from trigger t join task_instance ti on ti.trigger_id = t.id " \
               f"where ti.dag_id = '{DRILL}' and ti.run_id = '{run_id}' and ti.task_id = 'database.wait_for_launch')"
-    first = wait_until(lambda: stack.sql(f"select {trigger}"), 180, "the wave's trigger is assigned")
+    first = wait_until(lambda: stack.sql(f"select {trigger}"), 180, what="the wave's trigger is assigned")
     stack.restart("airflow-triggerer-2")
-    wait_until(lambda: stack.alive_jobs("TriggererJob") >= 2, 90, "triggerer-2 heartbeats")
+    wait_until(lambda: stack.alive_jobs("TriggererJob") >= 2, 90, what="triggerer-2 heartbeats")
     killed_at = time.monotonic()
     stack.kill("airflow-triggerer-1")
     second = wait_until(lambda: (owner := stack.sql(f"select {trigger}")) not in ("", first) and owner, 120,
-                        "the trigger moves to the other triggerer")
+                        what="the trigger moves to the other triggerer")
     handover = time.monotonic() - killed_at
     run = api.wait_for_run(DRILL, run_id, timeout=600)
     stack.restart("airflow-triggerer-1")
@@ -78,14 +70,14 @@ def test_2_a_worker_killed_during_start_recovery_the_retry_adopts_the_job(stack,
     estate = Estate(stack.sim_url)
     sim.latency(8, ["StartRecovery"])
     run_id = api.trigger(DRILL)
-    wait_until(lambda: sim.call_counts()["in_flight"].get("StartRecovery"), 180, "StartRecovery in the air")
+    wait_until(lambda: sim.call_counts()["in_flight"].get("StartRecovery"), 180, what="StartRecovery in the air")
     killed_at = time.monotonic()
     stack.kill("airflow-worker")
     stack.restart("airflow-worker")
-    wait_until(lambda: sim.calls().get("StartRecovery"), 30, "the StartRecovery in the air is processed")
+    wait_until(lambda: sim.calls().get("StartRecovery"), 30, what="the StartRecovery in the air is processed")
     sim.latency(0)
     lost = wait_until(lambda: (state := state_of(api, DRILL, run_id, "database.start_recovery"))
-                      not in ("running", None) and state, 180, "the lost task is noticed")
+                      not in ("running", None) and state, 180, what="the lost task is noticed")
     detected = time.monotonic() - killed_at
     run = api.wait_for_run(DRILL, run_id, timeout=600)
     recovered = time.monotonic() - killed_at
@@ -106,13 +98,13 @@ def test_3_the_scheduler_killed_and_restarted_mid_run(stack, api, sim, figures):
     estate = Estate(stack.sim_url)
     sim.set_time_scale(2.0)
     run_id = api.trigger(DRILL)
-    wait_until(lambda: state_of(api, DRILL, run_id, "database.wait_for_launch") == "deferred", 180, "wave 1 waits")
+    wait_until(lambda: state_of(api, DRILL, run_id, "database.wait_for_launch") == "deferred", 180, what="wave 1 waits")
     stack.kill("airflow-scheduler")
     time.sleep(5)
     restarted_at = time.monotonic()
     stack.restart("airflow-scheduler")
     wait_until(lambda: state_of(api, DRILL, run_id, "app.start_recovery") in ("running", "success", "deferred"),
-               300, "the run moves on after the restart")
+               300, what="the run moves on after the restart")
     back = time.monotonic() - restarted_at
     run = api.wait_for_run(DRILL, run_id, timeout=600)
 
@@ -216,7 +208,7 @@ def test_7_a_drill_marked_failed_mid_wave_leaks_nothing(stack, api, sim, figures
     cancelled_at = time.monotonic()
     api.set_run_state(DRILL, run_id, "failed")
     run = api.wait_for_run(DRILL, run_id, timeout=600)
-    wait_until(lambda: state_of(api, DRILL, run_id, "cleanup") in ("success", "failed"), 300, "cleanup ran")
+    wait_until(lambda: state_of(api, DRILL, run_id, "cleanup") in ("success", "failed"), 300, what="cleanup ran")
     cleaned = time.monotonic() - cancelled_at
 
     states = api.task_states(DRILL, run_id)
