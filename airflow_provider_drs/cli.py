@@ -21,6 +21,8 @@ from airflow_provider_drs.plans import (
     plan_json_schema,
     text_tree,
 )
+from airflow_provider_drs.reports.html import render_html
+from airflow_provider_drs.reports.run_report import format_table
 
 DEFAULT_PLANS_DIR = os.path.join("dags", "plans")
 
@@ -124,10 +126,36 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", metavar="FILE.json", help="a run report, as the report task writes it")
+    parser.add_argument("--html", metavar="OUT.html", help="also render the report page to this file")
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        with open(args.report, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except OSError as exc:
+        raise UsageError(f"can't read {args.report}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{args.report} is not JSON ({exc}); pass the .json file the report task wrote") from exc
+    missing = [k for k in ("plan", "mode", "outcome", "rto", "waves") if not isinstance(report, dict) or k not in report]
+    if missing:
+        raise UsageError(f"{args.report} is not a run report: no {', '.join(missing)}; pass the .json file the "
+                         "report task wrote")
+    print(format_table(report))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(render_html(report))
+        print(f"HTML report: {args.html}")
+    return 0
+
+
 COMMANDS: list[Command] = [
     Command("validate", "check plans; print every error as FILE:LINE: path: message", _validate_args, _validate),
     Command("graph", "print a plan's wave graph (Mermaid, or an indented tree)", _graph_args, _graph),
     Command("schema", "print the JSON Schema of plan files", _schema_args, _schema),
+    Command("report", "print a run report's facts; --html renders its page again", _report_args, _report),
 ]
 
 

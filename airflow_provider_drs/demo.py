@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         report = json.loads(path.read_text())
         print(format_table(report))
-        print(f"\nReport: {path}")
+        print(f"\nReport: {path}\nReport page: {path.with_suffix('.html')}")
         left = [i for r in sim.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]
                 if i["State"]["Name"] != "terminated"]
         print(f"EC2 instances still running in the simulator after cleanup: {len(left)}")

@@ -11,6 +11,8 @@ actions; group edges follow depends_on, so independent waves run in parallel.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -96,7 +98,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional)}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
-                     "region": plan.region}
+                     "rpo_minutes": plan.rpo_minutes, "region": plan.region, "source": plan_source(plan)}
         cleanup = None
         if drill and plan.drill.cleanup != "never":
             cleanup = DrillCleanupOperator(
@@ -120,6 +122,14 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
                                          **conn).as_teardown(setups=begin)
     return dag
+
+
+def plan_source(plan: Plan) -> dict[str, Any] | None:
+    """The plan file this DAG is built from, for the report: name, SHA-256 and text."""
+    if plan.source_text is None:
+        return None
+    return {"file": os.path.basename(plan.source_file or ""), "yaml": plan.source_text,
+            "sha256": hashlib.sha256(plan.source_text.encode("utf-8")).hexdigest()}
 
 
 def _wave_specs(plan: Plan) -> dict[str, dict[str, Any]]:

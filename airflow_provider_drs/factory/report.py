@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
+from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class PlanReportOperator(BaseOperator):
         path = report_path(dag_run.dag_id, dag_run.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2))
+        path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
         self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, path, format_table(report))
         return report
 

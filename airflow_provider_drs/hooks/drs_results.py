@@ -57,6 +57,7 @@ def empty_result(server_id: str) -> dict[str, Any]:
         "raw_error": None,
         "launched_at": None,
         "launched_at_source": None,
+        "point_in_time_snapshot": None,
         "phases": {},
     }
 
@@ -93,6 +94,7 @@ def fold_job(
         result["ec2_instance_id"] = instance.get("ec2InstanceID")
         result["ec2_instance_state"] = instance.get("ec2InstanceState")
         result["is_drill"] = instance.get("isDrill")
+        result["point_in_time_snapshot"] = instance.get("pointInTimeSnapshotDateTime")
 
     for server_id, result in results.items():
         if result["launch_status"] == "LAUNCHED":

@@ -78,6 +78,7 @@ def _read(path: str) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as exc:
         return YamlDocument(path, None, None, [PlanError(path, 1, "", f"can't read file: {exc}")])
     doc = load_yaml(text, path)
+    doc.text = text  # the report keeps the plan exactly as it ran
     if not doc.errors and not isinstance(doc.data, dict):
         what = "empty" if doc.data is None else f"{yaml_type(doc.data)}, not a mapping"
         doc.errors.append(PlanError(path, 1, "", f"a plan file is a YAML mapping; this one is {what}",
@@ -181,7 +182,7 @@ def _check_plan_doc(doc: YamlDocument, shared: SharedGroups) -> tuple[m.Plan | N
     settings = parts.settings.model_dump(by_alias=True)
     plan = m.Plan.model_validate({**settings, "protection_groups": {**used, **{
         n: g for n, g in parts.groups.items() if g is not None}}, "waves": [w for _, w, _ in parts.waves],
-        "source_file": doc.file})
+        "source_file": doc.file, "source_text": doc.text})
     return plan, []
 
 

@@ -209,6 +209,9 @@ class PlanSettings(_Model):
     region: Region = Field(description="AWS region the servers are recovered in.")
     aws_conn_id: str = Field(default="aws_default", min_length=1, description="Airflow AWS connection id.")
     rto_minutes: int = Field(gt=0, strict=True, description="Recovery time objective, compared in every report.")
+    rpo_minutes: int | None = Field(default=None, gt=0, strict=True,
+                                    description="Recovery point objective: the oldest snapshot a server may be "
+                                                "recovered from, compared in every report.")
     drill: Drill = Field(default_factory=Drill)
     recovery: Recovery = Field(default_factory=Recovery)
     notifications: Notifications = Field(default_factory=Notifications)
@@ -225,6 +228,7 @@ class Plan(PlanDocument):
     """A validated plan: inline and shared protection groups merged, and where it came from."""
 
     source_file: str | None = Field(default=None, exclude=True)
+    source_text: str | None = Field(default=None, exclude=True, repr=False)
 
     def dag_id(self, mode: str) -> str:
         if mode not in ("drill", "recovery"):

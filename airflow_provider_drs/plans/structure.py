@@ -109,8 +109,8 @@ def _describe(err: dict, model: type[BaseModel], loc: tuple) -> tuple[str, str |
         if text:
             return text[0].format(input=value), text[1]
         return f"{value!r} does not match {ctx.get('pattern')}", None
-    if kind == "greater_than" and key == "rto_minutes":
-        return f"rto_minutes must be a positive number of minutes, got {value!r}", "e.g. rto_minutes: 60"
+    if kind == "greater_than" and key in ("rto_minutes", "rpo_minutes"):
+        return f"{key} must be a positive number of minutes, got {value!r}", f"e.g. {key}: {60 if key == 'rto_minutes' else 15}"
     if kind in ("too_short",) and isinstance(value, (list, dict)):
         return f"'{key}' must not be empty", None
     if kind == "string_too_short":

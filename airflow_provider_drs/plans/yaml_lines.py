@@ -86,8 +86,8 @@ class Lines:
 class YamlDocument:
     """Parsed file: plain `data` plus `lines`; `errors` holds syntax and duplicate-key problems."""
 
-    def __init__(self, file: str, data: Any, lines: Lines, errors: list[PlanError]):
-        self.file, self.data, self.lines, self.errors = file, data, lines, errors
+    def __init__(self, file: str, data: Any, lines: Lines, errors: list[PlanError], text: str | None = None):
+        self.file, self.data, self.lines, self.errors, self.text = file, data, lines, errors, text
 
 
 def too_large(size: int, file: str) -> PlanError | None:

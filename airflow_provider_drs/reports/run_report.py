@@ -45,7 +45,8 @@ def build_report(
 ) -> dict[str, Any]:
     """Assemble the run report.
 
-    :param plan: ``{"name", "description", "rto_minutes", "region"}``.
+    :param plan: ``{"name", "description", "rto_minutes", "rpo_minutes", "region", "source"}``,
+        ``source`` being ``{"file", "sha256", "yaml"}``: the plan file the DAG was built from.
     :param waves: one mapping per wave, in plan order: ``{"name", "depends_on", "optional",
         "servers" (resolved ids or None), "job" ({"job_id", "creation_date_time"} or None),
         "results" ({server: result} or None), "state" (the wait task's state)}``.
@@ -67,6 +68,9 @@ def build_report(
     complete = not critical_failed and not not_run
     achieved = seconds_between(first_start, last_launch) if complete else None
     target = plan.get("rto_minutes")
+    # Time to decide: run start to the approval (recoveries). Time to recover: from there (or the
+    # run start, for a drill) to the last server launched.
+    decided_at = approval.get("at") if approval and approval.get("decision") == "approved" else None
     rejected = bool(approval and approval.get("decision") == "rejected")
     if rejected:
         outcome = "rejected"
@@ -95,7 +99,11 @@ def build_report(
             "met": bool(achieved is not None and target is not None and achieved <= target * 60),
             "why_not_achieved": (f"the recovery was rejected by {approval.get('by')}" if rejected
                                  else _why_not(critical_failed, not_run) if not complete else None),
+            "time_to_decide_seconds": seconds_between(started_at, decided_at),
+            "time_to_recover_seconds": seconds_between(decided_at or started_at, last_launch) if complete else None,
         },
+        "rpo": _rpo(wave_reports, plan.get("rpo_minutes")),
+        "plan_source": dict(plan["source"]) if plan.get("source") else None,
         "replaced_instances": [dict(r) for r in replaced_instances],
         "waves": wave_reports,
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
@@ -128,6 +136,19 @@ def _why_not(critical_failed: list[dict], not_run: list[str]) -> str:
     return "; ".join(parts)
 
 
+def _rpo(wave_reports: Sequence[Mapping[str, Any]], target_minutes: int | None) -> dict[str, Any]:
+    """The worst achieved RPO of the launched servers against the plan's target (if any)."""
+    ages = [s["rpo_seconds"] for w in wave_reports for s in w["servers"]
+            if s["launch_status"] == "LAUNCHED" and s["rpo_seconds"] is not None]
+    worst = max(ages, default=None)
+    return {
+        "target_minutes": target_minutes,
+        "worst_seconds": worst,
+        "met": None if worst is None or target_minutes is None else worst <= target_minutes * 60,
+        "measured": "per server: the recovery's start (StartRecovery) minus the point-in-time snapshot it launched from",
+    }
+
+
 def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     job = wave.get("job") or {}
     results = wave.get("results") or {}
@@ -150,6 +171,8 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
             "launched_at": result.get("launched_at"),
             "launched_at_source": result.get("launched_at_source"),
             "seconds_to_launch": seconds_between(created, result.get("launched_at")),
+            "point_in_time_snapshot": result.get("point_in_time_snapshot"),
+            "rpo_seconds": seconds_between(result.get("point_in_time_snapshot"), created),
             "phases": result.get("phases", {}),
         })
     return {
@@ -193,6 +216,11 @@ def format_table(report: Mapping[str, Any]) -> str:
                      f"against a target of {rto['target_minutes']} min: {verdict}")
     else:
         lines.append(f"\nAchieved RTO: not achieved ({rto['why_not_achieved']}); target {rto['target_minutes']} min")
+    rpo = report.get("rpo") or {}
+    if rpo.get("worst_seconds") is not None:
+        target = (f" against a target of {rpo['target_minutes']} min: {'met' if rpo['met'] else 'MISSED'}"
+                  if rpo.get("target_minutes") else " (no rpo_minutes target)")
+        lines.append(f"Worst achieved RPO: {rpo['worst_seconds']:.1f} s{target}")
     cleanup = report.get("cleanup")
     if cleanup and cleanup["ran"]:
         lines.append(f"Cleanup ({cleanup['policy']}): {len(cleanup['terminated'])} drill instances terminated")

@@ -43,6 +43,23 @@ def read_report(dag_run) -> dict:
     return json.loads(report_path(dag_run.dag_id, dag_run.run_id).read_text())
 
 
+def read_report_page(dag_run):
+    """The HTML page the report task wrote beside the JSON, parsed."""
+    from tests.reports.page import read_page
+
+    page = read_page(report_path(dag_run.dag_id, dag_run.run_id).with_suffix(".html").read_text())
+    assert page.scripts == 0 and page.external == [], "a report page is self-contained"
+    return page
+
+
+def replication_lags(sim, server_ids) -> dict[str, float]:
+    """server id -> its replication lag in seconds, as DRS reports it (an ISO-8601 duration)."""
+    from airflow_provider_drs.simulator.state import duration_seconds
+
+    servers = sim.client("drs").describe_source_servers(filters={"sourceServerIDs": list(server_ids)})["items"]
+    return {s["sourceServerID"]: duration_seconds(s["dataReplicationInfo"]["lagDuration"]) for s in servers}
+
+
 def interval(wave_report) -> tuple[datetime, datetime]:
     """From the wave's StartRecovery to its last server launched."""
     launched = [parse_time(s["launched_at"]) for s in wave_report["servers"] if s["launched_at"]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from tests.e2e.helpers import (
     HitlResponder,
     interval,
     read_report,
+    read_report_page,
+    replication_lags,
     run_dag,
     running_instance_states,
     subscribe_queue,
@@ -93,6 +97,21 @@ def test_three_tier_drill(dagbag, airflow_sim):
     (message,) = inbox()
     assert message["Subject"].startswith("[DRS drill] three-tier: succeeded, RTO 0.")
     assert "EC2AMAZ-FQTJG64" in message["Message"] and "Achieved RTO" in message["Message"]
+    # The report page: one timeline bar per server and phase, the RTO marker, the RPO of each
+    # server (its snapshot's age when the recovery started: the simulator's replication lag).
+    page = read_report_page(dag_run)
+    servers = [s for w in report["waves"] for s in w["servers"]]
+    assert Counter((b["server"], b["phase"]) for b in page.bars) == Counter(
+        (s["source_server_id"], p) for s in servers for p in ("snapshot", "conversion", "launch"))
+    assert page.rto_markers == 1 and "RTO target 30 min" in page.rto_label
+    lags = replication_lags(airflow_sim, [s["source_server_id"] for s in servers])
+    for s in servers:
+        assert s["rpo_seconds"] == pytest.approx(lags[s["source_server_id"]], abs=0.01), s
+        assert page.server_rows[s["source_server_id"]][-1] == f"{s['rpo_seconds']:.1f} s"
+    assert report["rpo"]["worst_seconds"] == max(lags.values()) > 0
+    plan_text = (REPO / "dags" / "plans" / "three-tier.yaml").read_text()
+    assert report["plan_source"]["yaml"] == plan_text
+    assert page.sha256 == hashlib.sha256(plan_text.encode()).hexdigest()
 
 
 def test_diamond_middle_waves_overlap(dagbag, airflow_sim):
@@ -127,6 +146,13 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
     assert [t["ec2_instance_id"] for t in report["cleanup"]["terminated"]] == [db_instance]
     assert running_instance_states(airflow_sim.client("ec2"))[db_instance] == "terminated"
     assert airflow_sim.control.calls()["StartRecovery"] == 2  # database and app; web never started
+    # The page: the failed server with its phase and rawError; a red launch bar; no bars for web.
+    page = read_report_page(dag_run)
+    assert [row[1:] for row in page.failed_rows] == [
+        [APP, "EC2AMAZ-H0JBE4J", "yes", "FAILED", "LAUNCH", "InsufficientInstanceCapacity"]]
+    assert [b["phase"] for b in page.bars if b["server"] == APP and "failed" in b["class"].split()] == ["launch"]
+    assert not [b for b in page.bars if b["server"] in (WEB1, WEB2)]
+    assert page.rto_markers == 1 and "not achieved" in page.text
 
 
 def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):

@@ -57,6 +57,7 @@ CASES = {
     "optional_not_in_wave": [(14, "waves[1].optional[0]", "is recovered by wave 'database', not 'app'"),
                              (14, "waves[1].optional[1]", "optional server s-3d75cdc0d9a28a725 is not in wave 'app'")],
     "rto_zero": [(4, "rto_minutes", "positive number of minutes, got 0")],
+    "rpo_zero": [(5, "rpo_minutes", "rpo_minutes must be a positive number of minutes, got 0")],
     "cleanup_bad": [(6, "drill.cleanup", "must be one of always, on_success, never; got 'sometime'")],
     "action_two_kinds": [(15, "waves[1].post[0]", "exactly one kind, this one has ssm_automation, approval")],
     "ssm_command_no_targets": [(15, "waves[1].post[0].ssm_command", "exactly one of 'targets' or 'instance_ids'")],
