@@ -21,8 +21,10 @@ from airflow_provider_drs.plans import (
     plan_json_schema,
     text_tree,
 )
+from airflow_provider_drs.reports.history import format_history, load_history, render_history_html
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.run_report import format_table
+from airflow_provider_drs.reports.storage import reports_folder
 
 DEFAULT_PLANS_DIR = os.path.join("dags", "plans")
 
@@ -151,11 +153,47 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", metavar="PLAN", help="the plan's name (its `plan:` key)")
+    parser.add_argument("--reports", metavar="DIR", default=None,
+                        help="the reports folder (default: $AIRFLOW_HOME/drs_reports)")
+    parser.add_argument("--html", metavar="OUT.html", help="also write the history page, with the RTO trend")
+    parser.add_argument("--overdue", metavar="DAYS", type=float,
+                        help="exit 1 when the plan has had no successful drill in DAYS days (for cron or CI)")
+
+
+def _history(args: argparse.Namespace) -> int:
+    folder = args.reports or str(reports_folder())
+    if not os.path.isdir(folder):
+        raise UsageError(f"no reports folder {folder}; pass --reports DIR (where the report task writes)")
+    history = load_history(folder, args.plan)
+    for line in history.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    if history.runs:
+        print(format_history(history))
+    else:
+        known = f"; plans with reports there: {', '.join(history.other_plans)}" if history.other_plans else ""
+        print(f"no reports of plan {args.plan} under {folder}{known}")
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(render_history_html(history))
+        print(f"HTML history: {args.html}")
+    if args.overdue is not None:
+        why = history.overdue(args.overdue)
+        if why:
+            print(f"OVERDUE: {why}", file=sys.stderr)
+            return 1
+        print(f"not overdue: a successful drill within {args.overdue:g} days")
+    return 0
+
+
 COMMANDS: list[Command] = [
     Command("validate", "check plans; print every error as FILE:LINE: path: message", _validate_args, _validate),
     Command("graph", "print a plan's wave graph (Mermaid, or an indented tree)", _graph_args, _graph),
     Command("schema", "print the JSON Schema of plan files", _schema_args, _schema),
     Command("report", "print a run report's facts; --html renders its page again", _report_args, _report),
+    Command("history", "a plan's past runs and RTO trend; --overdue DAYS for an overdue-drill check",
+            _history_args, _history),
 ]
 
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         with output_to(log):
             dag_run = run_dag(args.dag_id, dags_folder)
 
-        from airflow_provider_drs.factory.report import report_path
+        from airflow_provider_drs.reports.storage import report_path
         from airflow_provider_drs.reports.run_report import format_table
 
         path = report_path(args.dag_id, dag_run.run_id)

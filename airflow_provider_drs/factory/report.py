@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
@@ -16,18 +13,10 @@ from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_ou
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
+from airflow_provider_drs.reports.storage import report_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def reports_folder() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "drs_reports"
-
-
-def report_path(dag_id: str, run_id: str) -> Path:
-    safe_run_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return reports_folder() / dag_id / f"{safe_run_id}.json"
 
 
 def _iso(value: Any) -> str | None:

@@ -138,7 +138,8 @@ def timeline(report: Mapping[str, Any]) -> Timeline | None:
     return Timeline(rows, ticks, y + 8, rto_x, label, off_scale)
 
 
-def _minutes(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
+    """Seconds as people read them: "42.0 s", "12.5 min"; "-" when unknown."""
     if seconds is None:
         return "-"
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
@@ -151,7 +152,12 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters["duration"] = _minutes
+_ENV.filters["duration"] = duration
+
+
+def environment() -> Environment:
+    """The templates' environment (autoescaped): every page of the reports renders through it."""
+    return _ENV
 
 
 def render_html(report: Mapping[str, Any]) -> str:

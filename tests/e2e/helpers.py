@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import datetime
 
-from airflow_provider_drs.factory.report import report_path
+from airflow_provider_drs.reports.storage import report_path
 from airflow_provider_drs.reports.run_report import parse_time
 
 

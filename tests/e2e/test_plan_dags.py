@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_drs.reports.history import load_history
+from airflow_provider_drs.reports.storage import reports_folder
 from tests.plans.test_limits import laughs
 from tests.e2e.helpers import (
     HitlResponder,
@@ -153,6 +155,9 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
     assert [b["phase"] for b in page.bars if b["server"] == APP and "failed" in b["class"].split()] == ["launch"]
     assert not [b for b in page.bars if b["server"] in (WEB1, WEB2)]
     assert page.rto_markers == 1 and "not achieved" in page.text
+    # The plan's history ends with this run, its failed server named.
+    newest = load_history(reports_folder(), "three-tier").runs[-1]
+    assert (newest.run_id, newest.outcome, newest.failed_servers) == (dag_run.run_id, "failed", (APP,))
 
 
 def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):

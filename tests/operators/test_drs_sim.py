@@ -261,6 +261,7 @@ def test_recovery_waits_for_a_running_drill_of_its_servers(sim):
 
 
 def test_a_drill_never_waits_for_another_job(sim):
+    sim.control.set_time_scale(1.0)  # the other drill stays in flight while this one checks, however busy the machine
     start([DB])
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB], is_drill=True, **FAST)
     with pytest.raises(AirflowFailException, match="another drill is launching this server"):

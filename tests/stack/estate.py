@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from airflow_provider_drs.factory.report import report_path, reports_folder
+from airflow_provider_drs.reports import storage
 from airflow_provider_drs.hooks.drs_safety import RunRef
 from airflow_provider_drs.simulator.server import DUMMY_CREDENTIALS
 
@@ -50,6 +50,10 @@ class Estate:
                 if not i["isDrill"] and states.get(i["ec2InstanceID"]) == "running"}
 
 
+def report_path(airflow_home: Path, dag_id: str, run_id: str) -> Path:
+    """Where the stack's report task wrote a run's report (its AIRFLOW_HOME is not ours)."""
+    return Path(airflow_home) / "drs_reports" / storage.report_path(dag_id, run_id).relative_to(storage.reports_folder())
+
+
 def read_report(airflow_home: Path, dag_id: str, run_id: str) -> dict:
-    relative = report_path(dag_id, run_id).relative_to(reports_folder())
-    return json.loads((Path(airflow_home) / "drs_reports" / relative).read_text())
+    return json.loads(report_path(airflow_home, dag_id, run_id).read_text())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack.estate import Estate, read_report
+from tests.reports.page import read_page
+from tests.stack.estate import Estate, read_report, report_path
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -24,3 +25,8 @@ def test_drill_succeeds_and_cleans_up(stack, api, sim, dag_id, waves):
     assert report["outcome"] == "succeeded" and report["rto"]["met"]
     assert {w["state"] for w in report["waves"]} == {"success"}
     assert len(report["cleanup"]["terminated"]) == sum(len(w["servers"]) for w in report["waves"])
+    # The page written beside it on a Celery worker: one timeline bar per server and phase.
+    page = read_page(report_path(stack.endpoints.airflow_home, dag_id, run_id).with_suffix(".html").read_text())
+    servers = [s["source_server_id"] for w in report["waves"] for s in w["servers"]]
+    assert sorted((b["server"], b["phase"]) for b in page.bars) == sorted(
+        (s, p) for s in servers for p in ("snapshot", "conversion", "launch"))

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.stack.estate import APP, DB, Estate, read_report
+from tests.stack.estate import APP, Estate, read_report
 from tests.waiting import wait_until as _wait_until
 
 pytestmark = pytest.mark.timeout(900)
