@@ -112,7 +112,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         report = PlanReportOperator(
             task_id="report", plan=plan_info, waves=waves_info, mode=mode,
             cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id="cleanup" if cleanup else None,
-            approval_task_id=None if drill else "approve",
+            approval_task_id=None if drill else "approve", **conn,
         ).as_teardown(setups=begin)
         [preflight, *ends, *([cleanup] if cleanup else [])] >> report
         judge = PythonOperator(task_id="verdict", python_callable=verdict, retries=0).as_teardown(

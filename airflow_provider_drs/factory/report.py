@@ -7,11 +7,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow.configuration import conf
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
 from airflow_provider_drs.reports.html import render_html
+from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
 from airflow_provider_drs.reports.storage import report_path
 
@@ -41,9 +44,12 @@ class PlanReportOperator(BaseOperator):
 
     def __init__(self, *, plan: Mapping[str, Any], waves: Sequence[Mapping[str, Any]], mode: str,
                  cleanup_policy: str | None = None, cleanup_task_id: str | None = None,
-                 approval_task_id: str | None = None, **kwargs: Any):
+                 approval_task_id: str | None = None, aws_conn_id: str | None = "aws_default",
+                 region_name: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.approval_task_id = approval_task_id
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
         self.plan = dict(plan)
         self.waves = [dict(w) for w in waves]
         self.mode = mode
@@ -77,12 +83,29 @@ class PlanReportOperator(BaseOperator):
             cleanup_policy=self.cleanup_policy, approval=approval,
             replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
         )
+        report["metrics"] = self._publish_metrics(report)
         path = report_path(dag_run.dag_id, dag_run.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2))
         path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
         self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, path, format_table(report))
         return report
+
+    def _publish_metrics(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        """Send the run's CloudWatch metrics (``[drs] metrics_namespace``, empty to turn them off).
+        A failure is logged and recorded in the report, never raised: the report matters more."""
+        namespace = conf.get("drs", "metrics_namespace", fallback=DEFAULT_NAMESPACE)
+        if not namespace:
+            return {"namespace": None, "published": [], "error": None}
+        data = metric_data(report)
+        try:
+            hook = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="cloudwatch")
+            hook.conn.put_metric_data(Namespace=namespace, MetricData=data)
+        except Exception as error:
+            self.log.error("drs.metrics not published to CloudWatch namespace %s: %s", namespace, error)
+            return {"namespace": namespace, "published": [], "error": str(error)}
+        self.log.info("drs.metrics namespace=%s %s", namespace, " ".join(f"{d['MetricName']}={d['Value']:g}" for d in data))
+        return {"namespace": namespace, "published": [d["MetricName"] for d in data], "error": None}
 
     def _task_states(self, ti: Any, dag_run: Any) -> dict[str, str | None]:
         """task id -> state of this run's tasks (Airflow's own record of how each wave went)."""

@@ -52,6 +52,18 @@ def read_report_page(dag_run):
     return page
 
 
+def cloudwatch_sums(sim, plan: str, mode: str, namespace: str = "DRSOrchestration") -> dict[str, float]:
+    """metric name -> the sum of what this run's plan and mode sent to CloudWatch in the last hour."""
+    from datetime import timedelta, timezone
+
+    cloudwatch, now = sim.client("cloudwatch"), datetime.now(timezone.utc)
+    dims = [{"Name": "Plan", "Value": plan}, {"Name": "Mode", "Value": mode}]
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace, Dimensions=dims)["Metrics"]}
+    return {name: sum(p["Sum"] for p in cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName=name, Dimensions=dims, StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5), Period=3600, Statistics=["Sum"])["Datapoints"]) for name in names}
+
+
 def replication_lags(sim, server_ids) -> dict[str, float]:
     """server id -> its replication lag in seconds, as DRS reports it (an ISO-8601 duration)."""
     from airflow_provider_drs.simulator.state import duration_seconds

@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     interval,
     read_report,
     read_report_page,
+    cloudwatch_sums,
     replication_lags,
     run_dag,
     running_instance_states,
@@ -111,6 +112,11 @@ def test_three_tier_drill(dagbag, airflow_sim):
         assert s["rpo_seconds"] == pytest.approx(lags[s["source_server_id"]], abs=0.01), s
         assert page.server_rows[s["source_server_id"]][-1] == f"{s['rpo_seconds']:.1f} s"
     assert report["rpo"]["worst_seconds"] == max(lags.values()) > 0
+    # CloudWatch got the run's metrics, dimensioned by plan and mode.
+    assert cloudwatch_sums(airflow_sim, "three-tier", "drill") == {
+        "RunSucceeded": 1.0, "ServersLaunched": 4.0, "ServersFailed": 0.0,
+        "AchievedRTOSeconds": report["rto"]["achieved_seconds"], "WorstRPOSeconds": max(lags.values())}
+    assert report["metrics"]["error"] is None and len(report["metrics"]["published"]) == 5
     plan_text = (REPO / "dags" / "plans" / "three-tier.yaml").read_text()
     assert report["plan_source"]["yaml"] == plan_text
     assert page.sha256 == hashlib.sha256(plan_text.encode()).hexdigest()
@@ -155,6 +161,10 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
     assert [b["phase"] for b in page.bars if b["server"] == APP and "failed" in b["class"].split()] == ["launch"]
     assert not [b for b in page.bars if b["server"] in (WEB1, WEB2)]
     assert page.rto_markers == 1 and "not achieved" in page.text
+    # The metric an alarm on a failed scheduled drill watches.
+    sums = cloudwatch_sums(airflow_sim, "three-tier", "drill")
+    assert (sums["RunSucceeded"], sums["ServersFailed"], sums["ServersLaunched"]) == (0.0, 1.0, 1.0)
+    assert "AchievedRTOSeconds" not in sums
     # The plan's history ends with this run, its failed server named.
     newest = load_history(reports_folder(), "three-tier").runs[-1]
     assert (newest.run_id, newest.outcome, newest.failed_servers) == (dag_run.run_id, "failed", (APP,))

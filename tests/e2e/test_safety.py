@@ -15,6 +15,7 @@ from airflow_provider_drs.hooks.drs_safety import DAG_ID_TAG, RUN_ID_TAG
 from tests.waiting import wait_until
 from tests.e2e.helpers import (
     HitlResponder,
+    cloudwatch_sums,
     is_state,
     read_report,
     run_dag,
@@ -204,3 +205,5 @@ def test_a_rejected_recovery_is_an_outcome_not_a_failure(dagbag, airflow_sim):
     assert airflow_sim.control.calls().get("StartRecovery", 0) == 0
     subjects = sorted(m["Subject"] for m in inbox())
     assert subjects[-1] == "[DRS recovery] three-tier: rejected by SRE on call, nothing launched"
+    # A "no" is neither a success nor a failure to alarm on.
+    assert cloudwatch_sums(airflow_sim, "three-tier", "recovery") == {"ServersLaunched": 0.0, "ServersFailed": 0.0}
