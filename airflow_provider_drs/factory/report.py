@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
+from botocore.config import Config
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
@@ -20,6 +21,9 @@ from airflow_provider_drs.reports.storage import report_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+# CloudWatch unreachable (no route, no endpoint) must not hold the report for minutes.
+METRICS_CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 
 
 def _iso(value: Any) -> str | None:
@@ -99,7 +103,8 @@ class PlanReportOperator(BaseOperator):
             return {"namespace": None, "published": [], "error": None}
         data = metric_data(report)
         try:
-            hook = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="cloudwatch")
+            hook = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="cloudwatch",
+                               config=METRICS_CLIENT_CONFIG)
             hook.conn.put_metric_data(Namespace=namespace, MetricData=data)
         except Exception as error:
             self.log.error("drs.metrics not published to CloudWatch namespace %s: %s", namespace, error)
