@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,23 @@ def stack(tmp_path_factory):
     shutil.copytree(REPO / "dags" / "plans", dags / "plans")
     with NativeStack(dags, root=tmp_path_factory.mktemp("stack"), sim_time_scale=1.0) as running:
         print(f"\nstack healthy after {running.healthy_after:.1f} s")
-        yield running
+        previous = {sig: signal.signal(sig, stop_and_exit(running)) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield running
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def stop_and_exit(running: NativeStack):
+    """A test run stopped by SIGTERM or Ctrl-C stops the stack first. (pytest would take a
+    SystemExit raised in a test for that test's failure and go on, so the exit is immediate.)"""
+
+    def handler(signum, _frame):
+        running.stop()
+        os._exit(128 + signum)
+
+    return handler
 
 
 @pytest.fixture(scope="session")
