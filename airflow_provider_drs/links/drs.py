@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
 
@@ -25,3 +28,12 @@ class DrsRecoveryInstancesLink(BaseAwsLink):
         if not ids:
             return ""
         return super().format_link(**{**kwargs, "instance_ids": ",".join(ids) if isinstance(ids, list) else ids})
+
+
+def persist_instance_link(task: Any, context: Any, results: Mapping[str, Mapping[str, Any]]) -> None:
+    """The task's link to the EC2 console, filtered to the instances the job launched."""
+    ids = [r["ec2_instance_id"] for r in results.values() if r.get("ec2_instance_id")]
+    DrsRecoveryInstancesLink.persist(
+        context=context, operator=task, region_name=task.hook.conn_region_name,
+        aws_partition=task.hook.conn_partition, instance_ids=ids,
+    )

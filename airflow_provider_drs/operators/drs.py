@@ -16,9 +16,9 @@ from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import describe_failure, note_launches
 from airflow_provider_drs.hooks.drs_safety import RELEASING_JOBS, RunRef
-from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
+from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
+from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch, run_ref, run_started_at
-from airflow_provider_drs.sensors.drs import as_id_list, judge_results, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
 

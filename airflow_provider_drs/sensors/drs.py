@@ -2,60 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, PokeReturnValue
+from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import describe_failure, failed_servers, job_summary, note_launches
-from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink
+from airflow_provider_drs.hooks.drs_results import job_summary, note_launches
+from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
+from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def as_id_list(value: Any) -> list[str]:
-    """Server or job ids given as a list, a JSON list (a rendered template) or comma-separated."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return [str(v) for v in json.loads(text)]
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return [str(v) for v in value]
-
-
-def judge_results(task: Any, job_ids: Sequence[str], results: Mapping[str, Mapping[str, Any]], optional: Sequence[str]) -> None:
-    """Apply the failure policy: a critical server that did not launch fails the task (no retry:
-    the job is over, polling it again changes nothing); an optional one only warns."""
-    critical, tolerated = failed_servers(results, optional)
-    jobs = ", ".join(job_ids)
-    for result in tolerated:
-        task.log.warning("drs.optional_server_failed job_id=%s %s", jobs, describe_failure(result))
-    launched = [sid for sid, r in results.items() if r["launch_status"] == "LAUNCHED"]
-    task.log.info("drs.job_judged job_id=%s launched=%d failed=%d optional_failed=%d",
-                  jobs, len(launched), len(critical), len(tolerated))
-    if critical:
-        lines = "\n".join(f"  - {describe_failure(r)}" for r in critical)
-        raise AirflowFailException(
-            f"DRS job {jobs}: {len(critical)} critical server(s) did not launch:\n{lines}\n"
-            "See the job log in the DRS console; fix the launch settings or mark the server optional."
-        )
-
-
-def persist_instance_link(task: Any, context: Context, results: Mapping[str, Mapping[str, Any]]) -> None:
-    ids = [r["ec2_instance_id"] for r in results.values() if r.get("ec2_instance_id")]
-    DrsRecoveryInstancesLink.persist(
-        context=context, operator=task, region_name=task.hook.conn_region_name,
-        aws_partition=task.hook.conn_partition, instance_ids=ids,
-    )
 
 
 class DrsJobSensor(AwsBaseSensor[DrsHook]):

@@ -8,7 +8,8 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator, DrsTerminateRecoveryInstancesOperator
-from airflow_provider_drs.sensors.drs import DrsJobSensor, as_id_list
+from airflow_provider_drs.hooks.drs_verdict import as_id_list
+from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
 JOB = "drsjob-3f1a9c2e7b6d40a1c"
