@@ -11,7 +11,6 @@ actions; group edges follow depends_on, so independent waves run in parallel.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -125,11 +124,10 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
 
 
 def plan_source(plan: Plan) -> dict[str, Any] | None:
-    """The plan file this DAG is built from, for the report: name, SHA-256 and text."""
+    """The plan file this DAG is built from, for the report (which hashes it: not at parse time)."""
     if plan.source_text is None:
         return None
-    return {"file": os.path.basename(plan.source_file or ""), "yaml": plan.source_text,
-            "sha256": hashlib.sha256(plan.source_text.encode("utf-8")).hexdigest()}
+    return {"file": os.path.basename(plan.source_file or ""), "yaml": plan.source_text}
 
 
 def _wave_specs(plan: Plan) -> dict[str, dict[str, Any]]:

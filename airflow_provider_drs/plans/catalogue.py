@@ -78,7 +78,6 @@ def _read(path: str) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as exc:
         return YamlDocument(path, None, None, [PlanError(path, 1, "", f"can't read file: {exc}")])
     doc = load_yaml(text, path)
-    doc.text = text  # the report keeps the plan exactly as it ran
     if not doc.errors and not isinstance(doc.data, dict):
         what = "empty" if doc.data is None else f"{yaml_type(doc.data)}, not a mapping"
         doc.errors.append(PlanError(path, 1, "", f"a plan file is a YAML mapping; this one is {what}",

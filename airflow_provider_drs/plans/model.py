@@ -224,6 +224,16 @@ class PlanDocument(PlanSettings):
     waves: list[Wave] = Field(min_length=1)
 
 
+MODES = ("drill", "recovery")
+
+
+def dag_id_of(plan_name: str, mode: str) -> str:
+    """The DAG id of a plan's drill or recovery (also the folder its run reports are kept in)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'drill' or 'recovery', not {mode!r}")
+    return f"drs_{plan_name.replace('-', '_')}_{mode}"
+
+
 class Plan(PlanDocument):
     """A validated plan: inline and shared protection groups merged, and where it came from."""
 
@@ -231,9 +241,7 @@ class Plan(PlanDocument):
     source_text: str | None = Field(default=None, exclude=True, repr=False)
 
     def dag_id(self, mode: str) -> str:
-        if mode not in ("drill", "recovery"):
-            raise ValueError(f"mode must be 'drill' or 'recovery', not {mode!r}")
-        return f"drs_{self.name.replace('-', '_')}_{mode}"
+        return dag_id_of(self.name, mode)
 
     def wave(self, name: str) -> Wave:
         for wave in self.waves:

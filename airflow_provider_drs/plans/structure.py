@@ -35,6 +35,7 @@ _MISSING_HINTS = {
     "waves": "add 'waves:' with at least one wave",
     "kind": "add 'kind: protection_groups'",
 }
+_MINUTES_EXAMPLES = {"rto_minutes": 60, "rpo_minutes": 15}
 # Keys that are wrong in a specific, explainable way.
 _SPECIAL_KEYS = {
     ("recovery", "schedule"): ("a recovery can't be scheduled; only drills run on a schedule",
@@ -109,8 +110,8 @@ def _describe(err: dict, model: type[BaseModel], loc: tuple) -> tuple[str, str |
         if text:
             return text[0].format(input=value), text[1]
         return f"{value!r} does not match {ctx.get('pattern')}", None
-    if kind == "greater_than" and key in ("rto_minutes", "rpo_minutes"):
-        return f"{key} must be a positive number of minutes, got {value!r}", f"e.g. {key}: {60 if key == 'rto_minutes' else 15}"
+    if kind == "greater_than" and key in _MINUTES_EXAMPLES:
+        return f"{key} must be a positive number of minutes, got {value!r}", f"e.g. {key}: {_MINUTES_EXAMPLES[key]}"
     if kind in ("too_short",) and isinstance(value, (list, dict)):
         return f"'{key}' must not be empty", None
     if kind == "string_too_short":

@@ -84,7 +84,8 @@ class Lines:
 
 
 class YamlDocument:
-    """Parsed file: plain `data` plus `lines`; `errors` holds syntax and duplicate-key problems."""
+    """Parsed file: plain `data` plus `lines`; `errors` holds syntax and duplicate-key problems;
+    `text` is the file as read (a run report keeps the plan exactly as it ran)."""
 
     def __init__(self, file: str, data: Any, lines: Lines, errors: list[PlanError], text: str | None = None):
         self.file, self.data, self.lines, self.errors, self.text = file, data, lines, errors, text
@@ -122,7 +123,7 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         data = None
     finally:
         loader.dispose()
-    return YamlDocument(file, data, lines, col.errors)
+    return YamlDocument(file, data, lines, col.errors, text)
 
 
 def _build(node, loc: tuple, lines: Lines, col: ErrorCollector, loader, depth: int, budget: _Budget,

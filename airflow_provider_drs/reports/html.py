@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from airflow_provider_drs.reports.run_report import parse_time
+from airflow_provider_drs.reports.run_report import failed_servers_of, parse_time
 
 # Phase name -> (start key in a server's phases, end keys tried in order). The launch phase has no
 # end event in DRS: it ends when the server was seen LAUNCHED (``launched_at``).
@@ -162,9 +162,7 @@ def environment() -> Environment:
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The report page of one run (see module docstring)."""
-    failed = [(wave["name"], s) for wave in report["waves"] for s in wave["servers"]
-              if s["launch_status"] not in ("LAUNCHED", "NOT_STARTED")]
     return _ENV.get_template("run_report.html.j2").render(
-        report=report, timeline=timeline(report), failed=failed,
+        report=report, timeline=timeline(report), failed=failed_servers_of(report),
         chart_width=LABEL_WIDTH + CHART_WIDTH + 20, label_width=LABEL_WIDTH,
     )

@@ -13,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_drs.reports.run_report import parse_time
+from airflow_provider_drs.reports.run_report import failed_servers_of, parse_time
 
 DEFAULT_NAMESPACE = "DRSOrchestration"
 
 
 def metric_data(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    servers = [s for wave in report["waves"] for s in wave["servers"]]
-    launched = sum(s["launch_status"] == "LAUNCHED" for s in servers)
-    failed = sum(s["launch_status"] not in ("LAUNCHED", "NOT_STARTED") for s in servers)
+    launched = sum(s["launch_status"] == "LAUNCHED" for wave in report["waves"] for s in wave["servers"])
+    failed = len(failed_servers_of(report))
     values: list[tuple[str, float, str]] = [("ServersLaunched", launched, "Count"), ("ServersFailed", failed, "Count")]
     if report["outcome"] != "rejected":
         values.append(("RunSucceeded", 1.0 if report["outcome"] == "succeeded" else 0.0, "Count"))

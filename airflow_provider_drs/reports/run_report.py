@@ -8,6 +8,7 @@ launched and that span is within the plan's target.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,8 @@ def build_report(
     """Assemble the run report.
 
     :param plan: ``{"name", "description", "rto_minutes", "rpo_minutes", "region", "source"}``,
-        ``source`` being ``{"file", "sha256", "yaml"}``: the plan file the DAG was built from.
+        ``source`` being ``{"file", "yaml"}``: the plan file the DAG was built from (the report
+        adds its SHA-256).
     :param waves: one mapping per wave, in plan order: ``{"name", "depends_on", "optional",
         "servers" (resolved ids or None), "job" ({"job_id", "creation_date_time"} or None),
         "results" ({server: result} or None), "state" (the wait task's state)}``.
@@ -103,7 +105,7 @@ def build_report(
             "time_to_recover_seconds": seconds_between(decided_at or started_at, last_launch) if complete else None,
         },
         "rpo": _rpo(wave_reports, plan.get("rpo_minutes")),
-        "plan_source": dict(plan["source"]) if plan.get("source") else None,
+        "plan_source": _with_sha256(plan["source"]) if plan.get("source") else None,
         "replaced_instances": [dict(r) for r in replaced_instances],
         "waves": wave_reports,
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
@@ -134,6 +136,16 @@ def _why_not(critical_failed: list[dict], not_run: list[str]) -> str:
     if not_run:
         parts.append("waves never started a recovery job: " + ", ".join(not_run))
     return "; ".join(parts)
+
+
+def _with_sha256(source: Mapping[str, Any]) -> dict[str, Any]:
+    return {**source, "sha256": hashlib.sha256(source["yaml"].encode("utf-8")).hexdigest()}
+
+
+def failed_servers_of(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(wave, server row) of each server of the run that was launched and did not come up."""
+    return [(wave["name"], s) for wave in report["waves"] for s in wave["servers"]
+            if s["launch_status"] not in ("LAUNCHED", "NOT_STARTED")]
 
 
 def _rpo(wave_reports: Sequence[Mapping[str, Any]], target_minutes: int | None) -> dict[str, Any]:

@@ -25,8 +25,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_drs.stack.topology import SERVICES, TRIGGERERS, Endpoints, Service, resolved_command
 
@@ -272,12 +273,12 @@ def die_with_parent() -> None:
         pass
 
 
-def stop_on_signals(stack: NativeStack) -> None:
-    """Ctrl-C and SIGTERM stop every process of the stack (then exit)."""
+def stop_on_signals(stack: NativeStack, exit: Callable[[int], Any] = sys.exit) -> dict[int, Any]:
+    """Ctrl-C and SIGTERM stop every process of the stack, then ``exit(128 + signal)``; return the
+    handlers they replace."""
 
     def handler(signum, _frame):
         stack.stop()
-        sys.exit(128 + signum)
+        exit(128 + signum)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_drs.simulator import SimulatorClient
-from airflow_provider_drs.stack.native import ADMIN, NativeStack
+from airflow_provider_drs.stack.native import ADMIN, NativeStack, stop_on_signals
 from airflow_provider_drs.stack.rest import AirflowRestClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,23 +27,14 @@ def stack(tmp_path_factory):
     shutil.copytree(REPO / "dags" / "plans", dags / "plans")
     with NativeStack(dags, root=tmp_path_factory.mktemp("stack"), sim_time_scale=1.0) as running:
         print(f"\nstack healthy after {running.healthy_after:.1f} s")
-        previous = {sig: signal.signal(sig, stop_and_exit(running)) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # A test run stopped by SIGTERM or Ctrl-C stops the stack first. The exit is immediate:
+        # pytest would take a SystemExit raised in a test for that test's failure and go on.
+        previous = stop_on_signals(running, exit=os._exit)
         try:
             yield running
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-def stop_and_exit(running: NativeStack):
-    """A test run stopped by SIGTERM or Ctrl-C stops the stack first. (pytest would take a
-    SystemExit raised in a test for that test's failure and go on, so the exit is immediate.)"""
-
-    def handler(signum, _frame):
-        running.stop()
-        os._exit(128 + signum)
-
-    return handler
 
 
 @pytest.fixture(scope="session")
