@@ -24,7 +24,7 @@ from airflow_provider_drs.plans import (
 from airflow_provider_drs.reports.history import format_history, load_history, render_history_html
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.run_report import format_table
-from airflow_provider_drs.reports.storage import reports_folder
+from airflow_provider_drs.reports.storage import LocalReportStore
 
 DEFAULT_PLANS_DIR = os.path.join("dags", "plans")
 
@@ -155,18 +155,24 @@ def _report(args: argparse.Namespace) -> int:
 
 def _history_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", metavar="PLAN", help="the plan's name (its `plan:` key)")
-    parser.add_argument("--reports", metavar="DIR", default=None,
-                        help="the reports folder (default: $AIRFLOW_HOME/drs_reports)")
+    parser.add_argument("--reports", metavar="DIR|s3://BUCKET/PREFIX", default=None,
+                        help="where the reports are (default: [drs] reports_location, else $AIRFLOW_HOME/drs_reports)")
+    parser.add_argument("--conn", metavar="ID", default=None,
+                        help="the Airflow AWS connection for an S3 location (default: [drs] reports_aws_conn_id)")
     parser.add_argument("--html", metavar="OUT.html", help="also write the history page, with the RTO trend")
     parser.add_argument("--overdue", metavar="DAYS", type=float,
                         help="exit 1 when the plan has had no successful drill in DAYS days (for cron or CI)")
 
 
 def _history(args: argparse.Namespace) -> int:
-    folder = args.reports or str(reports_folder())
-    if not os.path.isdir(folder):
-        raise UsageError(f"no reports folder {folder}; pass --reports DIR (where the report task writes)")
-    history = load_history(folder, args.plan)
+    # Imported here: it loads Airflow and the Amazon provider, which `validate` in CI does not need.
+    from airflow_provider_drs.hooks.report_store import open_report_store
+
+    store = open_report_store(args.reports, args.conn)
+    folder = store.location
+    if isinstance(store, LocalReportStore) and not os.path.isdir(folder):
+        raise UsageError(f"no reports folder {folder}; pass --reports DIR or s3://BUCKET/PREFIX (where the report task writes)")
+    history = load_history(store, args.plan)
     for line in history.skipped:
         print(f"skipped {line}", file=sys.stderr)
     if history.runs:

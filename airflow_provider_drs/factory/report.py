@@ -8,16 +8,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
-from botocore.config import Config
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from botocore.config import Config
 
 from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
+from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
-from airflow_provider_drs.reports.storage import report_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -88,11 +88,11 @@ class PlanReportOperator(BaseOperator):
             replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
         )
         report["metrics"] = self._publish_metrics(report)
-        path = report_path(dag_run.dag_id, dag_run.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2))
-        path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
-        self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, path, format_table(report))
+        store = open_report_store()
+        # The page first: a report JSON without its page would be shown as "no page" in the UI.
+        store.put(dag_run.dag_id, dag_run.run_id, ".html", render_html(report))
+        where = store.put(dag_run.dag_id, dag_run.run_id, ".json", json.dumps(report, indent=2))
+        self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, where, format_table(report))
         return report
 
     def _publish_metrics(self, report: Mapping[str, Any]) -> dict[str, Any]:

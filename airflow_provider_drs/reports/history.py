@@ -1,21 +1,23 @@
 """A plan's past runs, read back from the run reports: the history table, the RTO trend, and the
 "overdue drill" check (no successful drill in N days), for a terminal, a cron job or CI.
 
-Reports are found under a reports folder laid out as the report task writes it
-(``<folder>/<dag_id>/<run>.json``); a file that is not a readable run report is skipped and named.
+Reports are read from a report store (``storage.py``: a folder or an S3 prefix, laid out as the
+report task writes it); a report that cannot be read is skipped and named.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_drs.plans.model import MODES, dag_id_of
 from airflow_provider_drs.reports.html import MARKER_SCALE_LIMIT, duration, environment
-from airflow_provider_drs.reports.run_report import parse_time
+from airflow_provider_drs.reports.run_report import failed_servers_of, parse_time
+from airflow_provider_drs.reports.storage import LocalReportStore, ReportStore, StoredReport
 
 TREND_WIDTH, TREND_HEIGHT, TREND_MARGIN = 640, 160, 40
 BAR_WIDTH = 40  # characters of the terminal trend's longest bar
@@ -37,15 +39,13 @@ class PastRun:
     path: str
 
     @classmethod
-    def from_report(cls, report: dict[str, Any], path: Path) -> PastRun:
+    def from_report(cls, report: dict[str, Any], stored: StoredReport) -> PastRun:
         rto, rpo = report["rto"], report.get("rpo") or {}
-        failed = tuple(s["source_server_id"] for w in report["waves"] for s in w["servers"]
-                       if s["launch_status"] not in ("LAUNCHED", "NOT_STARTED"))
-        started = parse_time(report.get("started_at") or report.get("finished_at")) or datetime.fromtimestamp(
-            path.stat().st_mtime, timezone.utc)
+        failed = tuple(s["source_server_id"] for _, s in failed_servers_of(report))
+        started = parse_time(report.get("started_at") or report.get("finished_at")) or stored.modified
         return cls(started, report["mode"], report["outcome"], report["run_id"], report["dag_id"],
                    rto.get("achieved_seconds"), rto.get("target_minutes"), bool(rto.get("met")),
-                   rpo.get("worst_seconds"), rpo.get("met"), failed, str(path))
+                   rpo.get("worst_seconds"), rpo.get("met"), failed, stored.where)
 
 
 @dataclass
@@ -72,21 +72,27 @@ class History:
         return None
 
 
-def load_history(folder: str | Path, plan: str) -> History:
-    folder = Path(folder)
-    history = History(plan, str(folder))
+def load_history(store: ReportStore | str | Path, plan: str) -> History:
+    """Every report of the plan (its two DAGs' folders); of the other folders, only the plan name
+    (for a mistyped name), from their first readable report. ``store`` may be a local folder."""
+    if not isinstance(store, ReportStore):
+        store = LocalReportStore(store)
+    history = History(plan, store.location)
+    own = {dag_id_of(plan, mode) for mode in MODES}
     others: set[str] = set()
-    for path in sorted(folder.glob("*/*.json")):
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-            name = report["plan"]
-            run = PastRun.from_report(report, path) if name == plan else None
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            history.skipped.append(f"{path}: not a readable run report ({type(error).__name__}: {error})")
-            continue
-        if run is None:
-            others.add(str(name))
-        else:
+    for dag_id in store.dag_ids():
+        for stored in store.reports(dag_id):
+            try:
+                report = json.loads(stored.text)
+                run = PastRun.from_report(report, stored) if dag_id in own else None
+                name = report["plan"]
+            except (ValueError, KeyError, TypeError) as error:
+                if dag_id in own:
+                    history.skipped.append(f"{stored.where}: not a readable run report ({type(error).__name__}: {error})")
+                continue
+            if run is None:
+                others.add(str(name))
+                break
             history.runs.append(run)
     history.runs.sort(key=lambda r: r.started_at)
     history.other_plans = sorted(others)
@@ -113,12 +119,17 @@ def format_history(history: History) -> str:
     return "\n".join(lines)
 
 
+def latest_rto_target(runs: Sequence[PastRun]) -> int | None:
+    """The RTO target the trend is drawn against: the newest run's (a plan's target may change)."""
+    return next((r.rto_target_minutes for r in reversed(runs) if r.rto_target_minutes), None)
+
+
 def trend_points(runs: Sequence[PastRun]) -> tuple[list[tuple[float, float, PastRun]], float | None]:
     """SVG (x, y, run) of each run with an achieved RTO, oldest left, and the y of the target line
     (the latest run's target), or None when the target is so far above every run (over
     MARKER_SCALE_LIMIT times the slowest) that drawing it would flatten the trend."""
     achieved = [r for r in runs if r.rto_seconds is not None]
-    target = next((r.rto_target_minutes for r in reversed(runs) if r.rto_target_minutes), None)
+    target = latest_rto_target(runs)
     slowest = max([r.rto_seconds for r in achieved] or [1.0])
     target_on_scale = bool(target) and target * 60 <= slowest * MARKER_SCALE_LIMIT
     top = max(slowest, target * 60 if target_on_scale else 0.0) * 1.1
@@ -132,10 +143,11 @@ def trend_points(runs: Sequence[PastRun]) -> tuple[list[tuple[float, float, Past
     return points, (y(target * 60) if target_on_scale else None)
 
 
-def render_history_html(history: History) -> str:
+def render_history_html(history: History, run_href: Callable[[str, str], str] | None = None) -> str:
+    """The history page; ``run_href(dag_id, run_id)``, when given, links each run to its report."""
     points, target_y = trend_points(history.runs)
-    target = next((r.rto_target_minutes for r in reversed(history.runs) if r.rto_target_minutes), None)
+    target = latest_rto_target(history.runs)
     return environment().get_template("history.html.j2").render(
         history=history, points=points, target_y=target_y, target=target, width=TREND_WIDTH,
-        height=TREND_HEIGHT, margin=TREND_MARGIN, duration=duration,
+        height=TREND_HEIGHT, margin=TREND_MARGIN, duration=duration, run_href=run_href,
     )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from airflow_provider_drs.hooks.report_store import S3ReportStore
 from airflow_provider_drs.reports.history import load_history
-from airflow_provider_drs.reports.storage import reports_folder
+from airflow_provider_drs.reports.storage import report_path, reports_folder
+from tests.reports.page import read_page
 from tests.plans.test_limits import laughs
 from tests.e2e.helpers import (
     HitlResponder,
@@ -122,11 +125,19 @@ def test_three_tier_drill(dagbag, airflow_sim):
     assert page.sha256 == hashlib.sha256(plan_text.encode()).hexdigest()
 
 
-def test_diamond_middle_waves_overlap(dagbag, airflow_sim):
+def test_diamond_middle_waves_overlap_and_its_report_goes_to_s3(dagbag, airflow_sim, monkeypatch):
     airflow_sim.control.set_time_scale(1.0)  # jobs long enough to see two of them in flight at once
+    airflow_sim.client("s3").create_bucket(Bucket="dr-evidence")
+    monkeypatch.setenv("AIRFLOW__DRS__REPORTS_LOCATION", "s3://dr-evidence/runs")
     dag_run = run_dag(dagbag, "drs_diamond_drill")
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
-    waves = {w["name"]: w for w in read_report(dag_run)["waves"]}
+    store = S3ReportStore("s3://dr-evidence/runs", "aws_default")
+    assert not report_path(dag_run.dag_id, dag_run.run_id).exists()
+    report = json.loads(store.get(dag_run.dag_id, dag_run.run_id))
+    assert report["run_id"] == dag_run.run_id
+    assert len(read_page(store.get(dag_run.dag_id, dag_run.run_id, ".html")).bars) == 3 * sum(
+        len(w["servers"]) for w in report["waves"])
+    waves = {w["name"]: w for w in report["waves"]}
     app, web_a = interval(waves["app"]), interval(waves["web-a"])
     assert app[0] < web_a[1] and web_a[0] < app[1], (app, web_a)
     assert max(app[1], web_a[1]) < interval(waves["web-b"])[0]
