@@ -3,6 +3,8 @@ temporary AIRFLOW_HOME (set here, before any test module imports Airflow and rea
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,6 +35,13 @@ for name, value in {
 import pytest  # noqa: E402
 
 SIM_TIME_SCALE = 0.1  # default phases (about 5 s a server) take about half a second
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """An initialised metadata database (SQLite) in the suite's temporary AIRFLOW_HOME."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,12 @@
-"""End-to-end fixtures: an Airflow metadata database (SQLite, temporary AIRFLOW_HOME) and the
-repository's dags folder, with `aws_default` pointing at the simulator."""
+"""End-to-end fixtures: the repository's dags folder, with `aws_default` pointing at the simulator
+(the metadata database fixture, `airflow_db`, is suite-wide)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ class ReportPage:
     rto_label: str = ""
     server_rows: dict[str, list[str]] = field(default_factory=dict)  # server id -> its cells' text
     failed_rows: list[list[str]] = field(default_factory=list)
+    history_runs: list[str] = field(default_factory=list)  # run ids of a history page's table, in order
     sha256: str = ""
     scripts: int = 0
     external: list[str] = field(default_factory=list)  # src/href attributes: a page must fetch nothing
@@ -51,6 +52,8 @@ class _Reader(HTMLParser):
             self.table = a.get("id")
         elif tag == "tr":
             self.row, self.row_server = [], a.get("data-server")
+            if self.table == "runs" and a.get("data-run"):
+                self.page.history_runs.append(a["data-run"])
         elif tag in ("td", "th"):
             self.cell = []
 
