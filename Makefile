@@ -19,12 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
 
-# The production topology as processes: PostgreSQL, Redis, Celery, two triggerers, drs-sim.
+# The production topology as processes: PostgreSQL, Redis, Celery, two triggerers, drs-sim;
+# Chromium for the browser test of the UI tabs.
 stack-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
-	  echo "installing PostgreSQL and Redis (apt-get)"; \
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+	    || ! command -v chromium >/dev/null; then \
+	  echo "installing PostgreSQL, Redis and Chromium (apt-get)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server chromium; \
 	fi
 
 stack: $(STAMP) stack-deps

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
 from airflow_provider_drs.hooks.report_store import open_report_store
-from airflow_provider_drs.plugins.drs import RUN_TAB_ROUTE
+from airflow_provider_drs.plugins.drs import URL_PREFIX
 from airflow_provider_drs.reports.history import load_history, render_history_html
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.storage import checked_dag_id
@@ -32,9 +32,10 @@ CanReadRuns = Depends(requires_access_dag(method="GET", access_entity=DagAccessE
 DagId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
 
 
-def run_tab_href(dag_id: str, run_id: str) -> str:
-    """The run's "DR report" tab in the Airflow UI."""
-    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/plugin/{RUN_TAB_ROUTE}"
+def run_page_href(dag_id: str, run_id: str) -> str:
+    """A run's page, opened inside the history tab's frame: Airflow sandboxes plugin frames without
+    top navigation, so a link cannot switch to the run's own tab."""
+    return f"{URL_PREFIX}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
 
 
 def _notice(title: str, text: str, status: int) -> HTMLResponse:
@@ -84,4 +85,4 @@ def history_page(dag_id: DagId, user: GetUserDep) -> HTMLResponse:
     readable = {d for d in {r.dag_id for r in history.runs} if d == dag_id or _may_read_runs(user, d)}
     history.runs = [r for r in history.runs if r.dag_id in readable]
     history.other_plans = []
-    return HTMLResponse(render_history_html(history, run_href=run_tab_href))
+    return HTMLResponse(render_history_html(history, run_href=run_page_href))

@@ -74,6 +74,11 @@ class AirflowRestClient:
                 raise TimeoutError(f"{dag_id} {run_id} still {run['state']} after {timeout:.0f} s: {self.task_states(dag_id, run_id)}")
             time.sleep(poll)
 
+    def runs(self, dag_id: str, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The DAG's runs, newest first."""
+        query = f"?order_by=-start_date&limit={limit}" + (f"&state={state}" if state else "")
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns{query}")["dag_runs"]
+
     def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
         self._request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", {"state": state})
 

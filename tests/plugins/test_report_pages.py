@@ -116,7 +116,7 @@ def test_a_user_who_may_not_read_the_dag_may_not_read_its_report(server):
 def test_history_links_each_run_to_its_tab_and_names_unreadable_reports(server):
     status, body = fetch(server + "/drs/history/drs_shop_drill", token(server, "admin"))
     assert status == 200
-    assert '/dags/drs_shop_drill/runs/manual__20/plugin/drs_report' in body
+    assert 'href="/drs/runs/drs_shop_drill/manual__20"' in body
     assert "manual__broken.json: not a readable run report" in body
 
 
