@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Callable, NamedTuple
 
 from airflow_provider_drs.plans import (
+    Plan,
     PlanValidationError,
     load_catalogue,
     load_plan,
@@ -86,36 +88,91 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _graph_args(parser: argparse.ArgumentParser) -> None:
+def _quiet_aws_logs() -> None:
+    """A command's output is its table, not the AWS session chatter of the Amazon provider and
+    botocore. Airflow reads this when it is first imported: call it before."""
+    os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "airflow.providers.amazon=WARNING")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def _plan_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", metavar="PLAN", help="a plan file, or a plan name found under --plans")
     parser.add_argument("--plans", default=DEFAULT_PLANS_DIR, metavar="DIR",
                         help=f"folder with plans and shared protection groups (default: {DEFAULT_PLANS_DIR})")
+
+
+def _load_plan(args: argparse.Namespace) -> Plan | None:
+    """The plan named by PLAN (a file, or a name under --plans); None after printing its errors."""
+    if os.path.isfile(args.plan):
+        folder = os.path.dirname(args.plan) or "."
+        try:
+            return load_plan(args.plan, [folder])
+        except PlanValidationError as exc:
+            for error in exc.errors:
+                print(error)
+            return None
+    if not os.path.isdir(args.plans):
+        raise UsageError(f"{args.plan} is not a file, and there is no plans folder {args.plans}")
+    catalogue = load_catalogue(args.plans)
+    plan = catalogue.plans.get(args.plan)
+    if plan is None:
+        errors = [e for e in catalogue.errors if os.path.splitext(os.path.basename(e.file))[0] == args.plan]
+        for error in errors:
+            print(error)
+        if errors:
+            return None
+        known = ", ".join(sorted(catalogue.plans)) or "none"
+        raise UsageError(f"no valid plan named {args.plan!r} under {args.plans} (valid plans: {known})")
+    return plan
+
+
+def _graph_args(parser: argparse.ArgumentParser) -> None:
+    _plan_args(parser)
     parser.add_argument("--format", choices=("mermaid", "text"), default="mermaid")
 
 
 def _graph(args: argparse.Namespace) -> int:
-    if os.path.isfile(args.plan):
-        folder = os.path.dirname(args.plan) or "."
-        try:
-            plan = load_plan(args.plan, [folder])
-        except PlanValidationError as exc:
-            for error in exc.errors:
-                print(error)
-            return 1
-    else:
-        if not os.path.isdir(args.plans):
-            raise UsageError(f"{args.plan} is not a file, and there is no plans folder {args.plans}")
-        catalogue = load_catalogue(args.plans)
-        plan = catalogue.plans.get(args.plan)
-        if plan is None:
-            errors = [e for e in catalogue.errors if os.path.splitext(os.path.basename(e.file))[0] == args.plan]
-            for error in errors:
-                print(error)
-            if errors:
-                return 1
-            known = ", ".join(sorted(catalogue.plans)) or "none"
-            raise UsageError(f"no valid plan named {args.plan!r} under {args.plans} (valid plans: {known})")
+    plan = _load_plan(args)
+    if plan is None:
+        return 1
     print(mermaid(plan) if args.format == "mermaid" else text_tree(plan), end="")
+    return 0
+
+
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    _plan_args(parser)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--conn", metavar="ID", help="the Airflow AWS connection (default: the plan's aws_conn_id)")
+    where.add_argument("--endpoint", metavar="URL",
+                       help="an AWS endpoint, e.g. drs-sim's (credentials from the default AWS chain)")
+    parser.add_argument("--mode", choices=("drill", "recovery"), default="drill",
+                        help="judge as before a drill (default) or a real recovery (most checks only warn)")
+
+
+def _check(args: argparse.Namespace) -> int:
+    plan = _load_plan(args)
+    if plan is None:
+        return 1
+    # Imported here: it loads Airflow and the Amazon provider, which `validate` in CI does not need.
+    _quiet_aws_logs()
+    from airflow_provider_drs.hooks.readiness import check_plan, stoppers
+
+    conn = args.conn or plan.aws_conn_id
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it
+        conn = None
+    readiness = check_plan(plan, conn)
+    problems, warnings = stoppers(readiness, args.mode, plan.drill.readiness_warnings)
+    print(f"Readiness of plan {plan.name} in {plan.region} for a {args.mode}:\n")
+    print(readiness.table())
+    for finding in warnings:
+        print(f"WARNING {finding.check}: {finding.message}")
+    for finding in problems:
+        print(f"PROBLEM {finding.check}: {finding.message}")
+    if problems:
+        print(f"\nNOT READY: {len(problems)} problem(s); a {args.mode} would stop in preflight.", file=sys.stderr)
+        return 1
+    print(f"\nready for a {args.mode}" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     return 0
 
 
@@ -166,6 +223,7 @@ def _history_args(parser: argparse.ArgumentParser) -> None:
 
 def _history(args: argparse.Namespace) -> int:
     # Imported here: it loads Airflow and the Amazon provider, which `validate` in CI does not need.
+    _quiet_aws_logs()
     from airflow_provider_drs.hooks.report_store import open_report_store
 
     store = open_report_store(args.reports, args.conn)
@@ -200,6 +258,8 @@ COMMANDS: list[Command] = [
     Command("report", "print a run report's facts; --html renders its page again", _report_args, _report),
     Command("history", "a plan's past runs and RTO trend; --overdue DAYS for an overdue-drill check",
             _history_args, _history),
+    Command("check", "is a plan ready to run? servers, replication, RPO, active jobs, documents, topic; exit 1 "
+            "listing every problem", _check_args, _check),
 ]
 
 

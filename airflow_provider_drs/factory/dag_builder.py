@@ -18,13 +18,13 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, TaskGroup, chain
+from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task
 from airflow_provider_drs.factory.approval import RecoveryApprovalOperator
 from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
-from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator
+from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator, notify_rto_breach
 from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, verdict
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
@@ -64,6 +64,13 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         tags=["drs", mode, f"plan:{plan.name}"],
         doc_md=plan_doc_md(plan, mode, graph),
         default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+        # The RTO as an Airflow deadline: breached while running, the plan's topic hears of it then.
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=plan.rto_minutes),
+            callback=AsyncCallback(notify_rto_breach, kwargs={
+                "plan_name": plan.name, "mode": mode, "rto_minutes": plan.rto_minutes,
+                "topic_arn": plan.notifications.sns_topic_arn, **conn}),
+            name=f"RTO {plan.rto_minutes} min"),
     ) as dag:
         # Setup of the run: cleanup, report and notify are its teardowns, so they still run when a
         # user marks the run failed (or success) mid-wave: Airflow then skips every pending task
@@ -79,8 +86,10 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
                 **conn,
             ))
-        preflight = PlanPreflightOperator(task_id="preflight", plan_name=plan.name, waves=_wave_specs(plan),
-                                          is_drill=drill, **conn)
+        preflight = PlanPreflightOperator(
+            task_id="preflight", plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
+            rpo_minutes=plan.rpo_minutes, documents=plan.documents(), topic_arn=plan.notifications.sns_topic_arn,
+            readiness_warnings=list(plan.drill.readiness_warnings), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)
@@ -128,10 +137,6 @@ def plan_source(plan: Plan) -> dict[str, Any] | None:
     if plan.source_text is None:
         return None
     return {"file": os.path.basename(plan.source_file or ""), "yaml": plan.source_text}
-
-
-def _wave_specs(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {w.name: {"servers": w.static_servers(plan), "tag_groups": w.tag_selectors(plan)} for w in plan.waves}
 
 
 def _approval_body(plan: Plan, graph: WaveGraph) -> str:

@@ -5,6 +5,8 @@ deliberately not an Airflow template field."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
@@ -17,6 +19,8 @@ from airflow_provider_drs.reports.run_report import format_table
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
 
 
 def subject_line(report: dict[str, Any]) -> str:
@@ -33,7 +37,9 @@ def publish(topic_ref: str, subject: str, message: str, aws_conn_id: str | None,
     """Resolve the topic and publish; return (topic ARN, message id)."""
     topic = render(topic_ref, AwsReferenceResolver(aws_conn_id, region_name, {}))
     hook = SnsHook(aws_conn_id=aws_conn_id, region_name=region_name)
-    return topic, hook.publish_to_target(target_arn=topic, subject=subject[:100], message=message)
+    response = hook.publish_to_target(target_arn=topic, subject=subject[:100], message=message)
+    # The hook answers SNS's whole response (newer Amazon providers) or the message id (older ones).
+    return topic, response["MessageId"] if isinstance(response, dict) else str(response)
 
 
 class ApprovalSnsNotifier(BaseNotifier):
@@ -80,3 +86,25 @@ class PlanNotifyOperator(BaseOperator):
                                     self.aws_conn_id, self.region_name)
         self.log.info("drs.notify plan=%s topic=%s message_id=%s", report["plan"], topic, message_id)
         return message_id
+
+
+async def notify_rto_breach(*, plan_name: str, mode: str, rto_minutes: int, topic_arn: str | None,
+                            aws_conn_id: str | None, region_name: str | None,
+                            context: dict[str, Any] | None = None) -> str:
+    """The DAG's RTO deadline was missed (an Airflow DeadlineAlert; this runs in the triggerer):
+    tell the plan's topic while the run is still going. A run that already ended is not a breach
+    in progress (Airflow keeps the deadline of a failed run), so it says nothing."""
+    run = (context or {}).get("dag_run") or {}
+    state, run_id = run.get("state"), run.get("dag_run_id") or run.get("run_id")
+    if state not in ("queued", "running"):
+        log.info("drs.rto_deadline plan=%s run=%s already %s: no breach message", plan_name, run_id, state)
+        return f"run {run_id} already {state}"
+    subject = f"[DRS {mode}] {plan_name}: RTO of {rto_minutes} min breached, run still going"
+    message = (f"The {mode} of plan {plan_name} (DAG {run.get('dag_id')}, run {run_id}) has been running longer than "
+               f"its RTO target of {rto_minutes} min. It is still going: see the run in Airflow.")
+    log.warning("drs.rto_deadline plan=%s run=%s: RTO of %s min breached while %s", plan_name, run_id, rto_minutes,
+                state)
+    if not topic_arn:
+        return "no notification topic"
+    topic, message_id = await asyncio.to_thread(publish, topic_arn, subject, message, aws_conn_id, region_name)
+    return f"published {message_id} to {topic}"

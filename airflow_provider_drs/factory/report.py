@@ -86,6 +86,7 @@ class PlanReportOperator(BaseOperator):
             servers=ti.xcom_pull(task_ids="preflight", key="servers"), cleanup=cleanup,
             cleanup_policy=self.cleanup_policy, approval=approval,
             replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
+            readiness=ti.xcom_pull(task_ids="preflight", key="readiness") or [],
         )
         report["metrics"] = self._publish_metrics(report)
         store = open_report_store()

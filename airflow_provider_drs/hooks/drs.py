@@ -160,18 +160,22 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
             return DrsRequestError(f"DRS refused StartRecovery for {', '.join(ids)}: {message}")
         return error
 
-    def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """server id -> the active job it takes part in (for the conflict error)."""
+    def active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """server id -> the active job it takes part in."""
         wanted, busy = set(source_server_ids), {}
-        try:
-            for job in self.iter_jobs(since=datetime.now(timezone.utc) - ACTIVE_JOB_WINDOW):
-                if job.get("status") in ACTIVE_JOB_STATUSES:
-                    for server in job.get("participatingServers", []):
-                        if server["sourceServerID"] in wanted:
-                            busy[server["sourceServerID"]] = job
-        except ClientError:
-            pass  # only a nicer message is lost; the caller raises the original conflict
+        for job in self.iter_jobs(since=datetime.now(timezone.utc) - ACTIVE_JOB_WINDOW):
+            if job.get("status") in ACTIVE_JOB_STATUSES:
+                for server in job.get("participatingServers", []):
+                    if server["sourceServerID"] in wanted:
+                        busy[server["sourceServerID"]] = job
         return busy
+
+    def _active_jobs_of(self, source_server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The active jobs for a conflict error's message: none when they cannot be read."""
+        try:
+            return self.active_jobs_of(source_server_ids)
+        except ClientError:
+            return {}  # only a nicer message is lost; the caller raises the original conflict
 
     def iter_jobs(self, job_ids: Sequence[str] | None = None, since: datetime | str | None = None):
         """Jobs (paginated), optionally only these ids (1,000 a call) or created since a time."""

@@ -171,9 +171,16 @@ class Wave(_Model):
                 if g in plan.protection_groups and plan.protection_groups[g].is_tag_selected}
 
 
+# Readiness checks a plan may turn into warnings (hooks/readiness.py runs them).
+ReadinessCheck = Literal["replication", "rpo", "document", "topic"]
+
+
 class Drill(_Model):
     schedule: str | None = Field(default=None, description=f"Cron or preset ({', '.join(PRESETS)}); none = manual.")
     cleanup: Literal["always", "on_success", "never"] = Field(default="always", description="Terminate drill instances.")
+    readiness_warnings: list[ReadinessCheck] = Field(
+        default_factory=list, description="Readiness checks that only warn before a drill; by default every "
+                                          "failed check stops the drill before anything launches.")
 
     @field_validator("schedule")
     @classmethod
@@ -251,6 +258,15 @@ class Plan(PlanDocument):
 
     def static_servers(self) -> list[str]:
         return [s for wave in self.waves for s in wave.static_servers(self)]
+
+    def wave_specs(self) -> dict[str, dict[str, Any]]:
+        """Per wave, its listed servers and its tag-selected groups (resolved against DRS at run time)."""
+        return {w.name: {"servers": w.static_servers(self), "tag_groups": w.tag_selectors(self)} for w in self.waves}
+
+    def documents(self) -> list[str]:
+        """The SSM documents the plan's actions run, each once."""
+        return list(dict.fromkeys(a.spec.document for w in self.waves for a in (*w.pre, *w.post)
+                                  if a.kind in ("ssm_automation", "ssm_command")))
 
     def tag_group_count(self) -> int:
         return sum(len(wave.tag_selectors(self)) for wave in self.waves)

@@ -43,6 +43,7 @@ def build_report(
     cleanup_policy: str | None = None,
     approval: Mapping[str, Any] | None = None,
     replaced_instances: Sequence[Mapping[str, Any]] = (),
+    readiness: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble the run report.
 
@@ -57,6 +58,7 @@ def build_report(
     :param approval: a recovery's approval: ``{"decision": "approved"|"rejected", "by", "by_id", "at"}``.
     :param replaced_instances: live recovery instances this run's launches replaced (or, for a
         run that stopped early, were going to replace), as ``hooks.drs_safety.Holding.as_dict``.
+    :param readiness: preflight's readiness findings: ``{"check", "message", "stopped_the_run"}``.
     """
     servers = servers or {}
     wave_reports = [_wave_report(w, servers) for w in waves]
@@ -107,6 +109,7 @@ def build_report(
         "rpo": _rpo(wave_reports, plan.get("rpo_minutes")),
         "plan_source": _with_sha256(plan["source"]) if plan.get("source") else None,
         "replaced_instances": [dict(r) for r in replaced_instances],
+        "readiness": [dict(f) for f in readiness],
         "waves": wave_reports,
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
         if mode == "drill" else None,

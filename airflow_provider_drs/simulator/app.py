@@ -8,6 +8,7 @@ instance of a server that has just crossed into LAUNCHED.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from urllib.parse import parse_qs
@@ -90,6 +91,9 @@ class SimulatorApp:
         # processed (dropped); one received whole is processed even if its client gives up while
         # it is held by the latency fault, as AWS would.
         body = await _read_body(receive)
+        if service == "ssm" and target == ssm_automation.TARGET_PREFIX + ssm_automation.DESCRIBE_DOCUMENT and body:
+            if ssm_automation.is_aws_owned(region, _json_field(body, "Name")):
+                operation, protocol = ssm_automation.DESCRIBE_DOCUMENT, "json"
         name = operation if protocol else _forwarded_name(service, target, headers, body, scope["method"])
         scope["sim.name"] = name
         if body is None:
@@ -152,6 +156,14 @@ def _replay(body: bytes, original):
         return await original()
 
     return receive
+
+
+def _json_field(body: bytes, key: str) -> str:
+    try:
+        value = json.loads(body).get(key)
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def _forwarded_name(service: str | None, target: str, headers: dict, body: bytes | None, method: str) -> str:

@@ -40,6 +40,13 @@ class FailServerBody(BaseModel):
     raw_error: str | None = None
 
 
+class ReplicationBody(BaseModel):
+    server_id: str
+    replication_state: str
+    lag: str = "PT0S"
+    region: str = "us-east-1"
+
+
 class LatencyBody(BaseModel):
     seconds: float = Field(ge=0)
     operations: list[str] | None = None
@@ -80,6 +87,10 @@ def router(simulation: Simulation) -> APIRouter:
     @api.post("/fail_server")
     def fail_server(body: FailServerBody):
         return guarded(control.fail_server, body.server_id, body.phase, body.raw_error)
+
+    @api.post("/replication")
+    def replication(body: ReplicationBody):
+        return guarded(control.set_replication, body.server_id, body.replication_state, body.lag, body.region)
 
     @api.post("/latency")
     def latency(body: LatencyBody):
@@ -147,6 +158,11 @@ class SimulatorClient:
 
     def fail_server(self, server_id: str, phase: str, raw_error: str | None = None) -> None:
         self._call("POST", "fail_server", {"server_id": server_id, "phase": phase, "raw_error": raw_error})
+
+    def set_replication(self, server_id: str, replication_state: str, lag: str = "PT0S",
+                        region: str = "us-east-1") -> None:
+        self._call("POST", "replication", {"server_id": server_id, "replication_state": replication_state,
+                                                 "lag": lag, "region": region})
 
     def latency(self, seconds: float, operations: list[str] | None = None) -> None:
         self._call("POST", "latency", {"seconds": seconds, "operations": operations})

@@ -82,6 +82,11 @@ class Control:
         """Make every later launch of ``server_id`` fail at SNAPSHOT, CONVERSION or LAUNCH."""
         self._sim.faults.fail_server(server_id, phase, raw_error)
 
+    def set_replication(self, server_id: str, replication_state: str, lag: str = "PT0S",
+                        region: str = "us-east-1") -> None:
+        """Set a server's replication state (e.g. STALLED) and lag (ISO 8601, e.g. PT2H) until reset."""
+        self._sim.drs.set_replication(region, server_id, replication_state, lag)
+
     def latency(self, seconds: float, operations: list[str] | None = None) -> None:
         """Hold every AWS request (not /_sim/), or only those of ``operations``, ``seconds`` before
         processing it. The request is read first: one whose client gives up meanwhile is still

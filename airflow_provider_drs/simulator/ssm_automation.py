@@ -1,4 +1,6 @@
-"""SSM Automation (json 1.1), which moto lacks: Start/Get/StopAutomationExecution.
+"""SSM Automation (json 1.1), which moto lacks: Start/Get/StopAutomationExecution, and
+DescribeDocument for the AWS-owned documents (moto has none; documents created through the SSM API
+are moto's to describe).
 
 An execution is a timeline like a DRS job: Pending, then its steps one after another, then
 Success or Failed. A document with an InstanceId parameter fails unless that instance exists in
@@ -33,6 +35,14 @@ KNOWN_DOCUMENTS = {
     "AWS-CreateImage": [("createImage", "aws:createImage")],
 }
 AWS_OWNED_PREFIXES = ("AWS", "Amazon")
+COMMAND_DOCUMENTS = {"AWS-RunShellScript", "AWS-RunPowerShellScript", "AWS-RunPatchBaseline",
+                     "AWS-ConfigureAWSPackage", "AWS-RunRemoteScript"}
+DESCRIBE_DOCUMENT = "DescribeDocument"
+
+
+def is_aws_owned(region: str, name: str) -> bool:
+    """An AWS-owned document moto cannot describe (a document created under that name is moto's)."""
+    return name.startswith(AWS_OWNED_PREFIXES) and moto_bridge.automation_document_steps(region, name) is None
 
 
 @dataclass
@@ -170,6 +180,17 @@ class AutomationService:
             self.executions[execution.execution_id] = execution
             return {"AutomationExecutionId": execution.execution_id}
 
+    def describe_document(self, region: str, body: dict) -> dict:
+        name = body["Name"]
+        if not is_aws_owned(region, name):
+            raise errors.ApiError(400, "InvalidDocument", f"Document {name} does not exist in {region}")
+        kind = "Command" if name in COMMAND_DOCUMENTS else "Automation"
+        return {"Document": {
+            "Name": name, "Owner": "Amazon", "DocumentType": kind, "DocumentFormat": "JSON", "Status": "Active",
+            "SchemaVersion": "2.2" if kind == "Command" else "0.3", "DocumentVersion": "1", "LatestVersion": "1",
+            "DefaultVersion": "1", "PlatformTypes": ["Windows", "Linux", "MacOS"], "CreatedDate": 1_600_000_000.0,
+            "Description": f"{name} (AWS-owned; described by drs-sim)"}}
+
     def _get(self, execution_id: str) -> Execution:
         execution = self.executions.get(execution_id)
         if execution is None:
@@ -194,7 +215,7 @@ class AutomationService:
 def router(service: AutomationService) -> APIRouter:
     api = APIRouter()
     calls = {"StartAutomationExecution": service.start, "GetAutomationExecution": service.get,
-             "StopAutomationExecution": service.stop}
+             "StopAutomationExecution": service.stop, DESCRIBE_DOCUMENT: service.describe_document}
 
     @api.post("/", include_in_schema=False)
     async def automation(request: Request) -> Response:

@@ -294,6 +294,16 @@ class DrsState:
         with self.lock:
             return {"tags": dict(self._taggable(resource_arn))}
 
+    def set_replication(self, region: str, server_id: str, replication_state: str, lag: str) -> None:
+        """A server's replication falls behind or stalls (until the next reset)."""
+        with self.lock:
+            server = self.region(region).servers.get(server_id)
+            if server is None:
+                raise ValueError(f"no source server {server_id} in {region}")
+            # Validated like an inventory entry: an unknown state or a bad duration is refused here.
+            server.spec = type(server.spec).model_validate(
+                {**server.spec.model_dump(), "replication_state": replication_state, "lag": lag})
+
     def tag_resource(self, resource_arn: str, tags: dict[str, str]) -> dict:
         with self.lock:
             current = self._taggable(resource_arn)

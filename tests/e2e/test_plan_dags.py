@@ -181,6 +181,22 @@ def test_critical_failure_fails_its_wave_skips_dependents_and_still_cleans_up(da
     assert (newest.run_id, newest.outcome, newest.failed_servers) == (dag_run.run_id, "failed", (APP,))
 
 
+def test_drill_with_a_stalled_server_stops_in_preflight_and_says_why(dagbag, airflow_sim):
+    airflow_sim.control.set_replication(APP, "STALLED", "PT3H")
+    dag_run = run_dag(dagbag, "drs_three_tier_drill")
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert states["preflight"] == "failed" and states["database.start_recovery"] == "upstream_failed"
+    assert airflow_sim.control.calls().get("StartRecovery", 0) == 0
+    report = read_report(dag_run)
+    assert report["outcome"] == "not_started"
+    assert [(f["check"], f["stopped_the_run"]) for f in report["readiness"]] == [("replication", True), ("rpo", True)]
+    assert all(APP in f["message"] for f in report["readiness"])
+    rows = read_report_page(dag_run).readiness_rows
+    assert [(r[0], r[2]) for r in rows] == [("replication", "stopped the run"), ("rpo", "stopped the run")]
+
+
 def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):
     inbox = subscribe_queue(airflow_sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
     responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim)

@@ -13,6 +13,7 @@ class ReportPage:
     rto_label: str = ""
     server_rows: dict[str, list[str]] = field(default_factory=dict)  # server id -> its cells' text
     failed_rows: list[list[str]] = field(default_factory=list)
+    readiness_rows: list[list[str]] = field(default_factory=list)  # check, finding, effect
     history_runs: list[str] = field(default_factory=list)  # run ids of a history page's table, in order
     sha256: str = ""
     scripts: int = 0
@@ -66,6 +67,8 @@ class _Reader(HTMLParser):
                 self.page.server_rows[self.row_server] = self.row
             elif self.table == "failed" and self.row and self.row[0] != "wave":
                 self.page.failed_rows.append(self.row)
+            elif self.table == "readiness" and self.row and self.row[0] != "check":
+                self.page.readiness_rows.append(self.row)
             self.row = None
         elif tag == "table":
             self.table = None

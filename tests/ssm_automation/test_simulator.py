@@ -267,3 +267,24 @@ def test_on_kill_after_the_execution_ended_does_not_stop_it(sim):
     op.execute({})
     op.on_kill()
     assert "StopAutomationExecution" not in sim.control.calls()
+
+
+def test_describe_document_answers_for_aws_owned_documents_in_botocore_shape(sim):
+    import botocore.session
+
+    from tests.simulator.shape_check import violations
+
+    ssm = sim.client("ssm")
+    raw: list[dict] = []
+    ssm.meta.events.register("before-parse.ssm.DescribeDocument",
+                             lambda response_dict, **_: raw.append(json.loads(response_dict["body"])))
+    assert ssm.describe_document(Name="AWS-RunShellScript")["Document"]["DocumentType"] == "Command"
+    assert ssm.describe_document(Name="AWS-RestartEC2Instance")["Document"]["DocumentType"] == "Automation"
+    shape = botocore.session.get_session().get_service_model("ssm").operation_model("DescribeDocument").output_shape
+    assert [violations(shape, body) for body in raw] == [[], []]
+    with pytest.raises(ClientError, match="InvalidDocument"):
+        ssm.describe_document(Name="Corp-NoSuchRunbook")
+    # A document created through the SSM API is moto's to describe, even under an AWS-like name.
+    ssm.create_document(Name="AWS-LookAlike", DocumentType="Automation", Content=json.dumps(
+        {"schemaVersion": "0.3", "mainSteps": [{"name": "wait", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}))
+    assert ssm.describe_document(Name="AWS-LookAlike")["Document"]["Owner"] != "Amazon"

@@ -25,6 +25,7 @@ def stack(tmp_path_factory):
     dags = tmp_path_factory.mktemp("dags")
     shutil.copy(REPO / "dags" / "recovery_plans.py", dags)
     shutil.copytree(REPO / "dags" / "plans", dags / "plans")
+    shutil.copytree(Path(__file__).parent / "plans", dags / "plans", dirs_exist_ok=True)  # the tests' own
     with NativeStack(dags, root=tmp_path_factory.mktemp("stack"), sim_time_scale=1.0) as running:
         print(f"\nstack healthy after {running.healthy_after:.1f} s")
         # A test run stopped by SIGTERM or Ctrl-C stops the stack first. The exit is immediate:

@@ -15,10 +15,13 @@ DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e
 
 class Estate:
     def __init__(self, sim_url: str):
+        self.sim_url = sim_url
+        self.drs, self.ec2 = self.client("drs"), self.client("ec2")
+
+    def client(self, service: str):
         import boto3
 
-        self.drs = boto3.client("drs", endpoint_url=sim_url, region_name="us-east-1", **DUMMY_CREDENTIALS)
-        self.ec2 = boto3.client("ec2", endpoint_url=sim_url, region_name="us-east-1", **DUMMY_CREDENTIALS)
+        return boto3.client(service, endpoint_url=self.sim_url, region_name="us-east-1", **DUMMY_CREDENTIALS)
 
     def jobs(self, kind: str = "LAUNCH") -> list[dict]:
         return [j for j in self.drs.describe_jobs()["items"] if j["type"] == kind]

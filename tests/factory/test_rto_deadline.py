@@ -1,0 +1,63 @@
+"""The RTO as an Airflow DeadlineAlert: on every plan DAG, serialisable, and its callback (run by the
+triggerer when the deadline passes) publishing to the plan's topic only while the run is going."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from airflow_provider_drs.factory import build_dags
+from airflow_provider_drs.factory.notify import notify_rto_breach
+from airflow_provider_drs.plans import load_plan
+from tests.e2e.helpers import subscribe_queue
+
+REPO = Path(__file__).resolve().parents[2]
+TOPIC = "arn:aws:sns:us-east-1:123456789012:dr-notify"
+
+
+def test_every_plan_dag_carries_its_rto_as_a_deadline():
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    plan = load_plan(str(REPO / "dags" / "plans" / "three-tier.yaml"), [str(REPO / "dags" / "plans")])
+    for dag in build_dags(plan):
+        deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+        assert len(deadlines) == 1
+        alert = deadlines[0]
+        assert alert.interval == timedelta(minutes=plan.rto_minutes)
+        assert alert.callback.path == "airflow_provider_drs.factory.notify.notify_rto_breach"
+        assert alert.callback.kwargs["topic_arn"] == plan.notifications.sns_topic_arn
+        assert alert.callback.kwargs["mode"] in ("drill", "recovery")
+        # The scheduler stores DAGs serialised: the deadline must survive that.
+        DagSerialization.to_dict(dag)
+
+
+def breach(state: str, topic: str | None = TOPIC) -> str:
+    return asyncio.run(notify_rto_breach(
+        plan_name="three-tier", mode="drill", rto_minutes=30, topic_arn=topic, aws_conn_id="aws_sim",
+        region_name="us-east-1",
+        context={"dag_run": {"dag_id": "drs_three_tier_drill", "dag_run_id": "manual__1", "state": state}}))
+
+
+def test_a_breach_while_running_is_published_to_the_plans_topic(sim):
+    received = subscribe_queue(sim, TOPIC)
+    assert breach("running").startswith("published ")
+    messages = received()
+    assert [m["Subject"] for m in messages] == ["[DRS drill] three-tier: RTO of 30 min breached, run still going"]
+    assert "manual__1" in messages[0]["Message"]
+
+
+def test_a_run_that_already_ended_is_not_reported_as_a_breach(sim):
+    received = subscribe_queue(sim, TOPIC)
+    assert breach("failed") == "run manual__1 already failed"
+    assert breach("running", topic=None) == "no notification topic"
+    assert received() == []
+
+
+def test_a_topic_reference_is_resolved_like_the_notify_task_does(sim):
+    received = subscribe_queue(sim, TOPIC)
+    assert breach("running", topic="{{ ssm:/dr/notify-topic }}") == f"published {breach_id(received)} to {TOPIC}"
+
+
+def breach_id(received) -> str:
+    return received()[0]["MessageId"]
