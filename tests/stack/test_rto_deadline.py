@@ -40,6 +40,7 @@ def test_rto_breach_is_published_while_the_drill_still_runs(stack, api, sim):
 
     # Stop the slow drill; its cleanup still terminates what it launched.
     api.set_run_state(DAG, run_id, "failed")
+    sim.set_time_scale(1.0)
     api.wait_for_run(DAG, run_id, timeout=300)
     wait_until(lambda: api.task_states(DAG, run_id).get("cleanup") in ("success", "failed"), timeout=300,
                interval=1.0, what="cleanup")

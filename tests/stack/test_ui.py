@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_provider_drs.simulator import SimulatorClient
 from tests.stack.estate import report_path
 
 DAG = "drs_three_tier_drill"
@@ -19,10 +20,13 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def finished_drill(api):
+def finished_drill(stack, api):
     """The newest successful three-tier drill of this stack (one is run if none has been)."""
     runs = api.runs(DAG, state="success", limit=1)
     if not runs:
+        simulator = SimulatorClient(stack.sim_url)
+        simulator.clear_faults()
+        simulator.set_time_scale(1.0)
         run_id = api.trigger(DAG)
         assert api.wait_for_run(DAG, run_id, timeout=600)["state"] == "success", api.task_states(DAG, run_id)
         runs = api.runs(DAG, state="success", limit=1)
