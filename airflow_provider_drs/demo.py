@@ -29,6 +29,7 @@ def prepare_airflow_env(home: Path, dags_folder: Path, endpoint_url: str, min_po
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DRS__MIN_POLL_INTERVAL": str(min_poll_interval),
         "AIRFLOW__DRS__MAX_POLL_INTERVAL": str(max(min_poll_interval, 5.0)),
+        "AIRFLOW__DRS__RTO_DEADLINE": "False",  # the demo runs dag.test(), which cannot run deadlines
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
             "conn_type": "aws", "login": "testing", "password": "testing",
             "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},

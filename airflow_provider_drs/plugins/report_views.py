@@ -79,10 +79,9 @@ def history_page(dag_id: DagId, user: GetUserDep) -> HTMLResponse:
             continue
     if plan is None:
         return _notice("No DR history yet", f"No run of {dag_id} has left a report in {store.location}.", 404)
-    history = load_history(store, plan)
+    history = load_history(store, plan, other_plans=False)
     # The history shows both DAGs of the plan (drill and recovery): the other one's runs only to a
     # user who may read that DAG too.
     readable = {d for d in {r.dag_id for r in history.runs} if d == dag_id or _may_read_runs(user, d)}
     history.runs = [r for r in history.runs if r.dag_id in readable]
-    history.other_plans = []
     return HTMLResponse(render_history_html(history, run_href=run_page_href))

@@ -72,15 +72,18 @@ class History:
         return None
 
 
-def load_history(store: ReportStore | str | Path, plan: str) -> History:
+def load_history(store: ReportStore | str | Path, plan: str, other_plans: bool = True) -> History:
     """Every report of the plan (its two DAGs' folders); of the other folders, only the plan name
-    (for a mistyped name), from their first readable report. ``store`` may be a local folder."""
+    (for a mistyped name, unless ``other_plans`` is off), from their first readable report.
+    ``store`` may be a local folder."""
     if not isinstance(store, ReportStore):
         store = LocalReportStore(store)
     history = History(plan, store.location)
     own = {dag_id_of(plan, mode) for mode in MODES}
     others: set[str] = set()
     for dag_id in store.dag_ids():
+        if dag_id not in own and not other_plans:
+            continue
         for stored in store.reports(dag_id):
             try:
                 report = json.loads(stored.text)

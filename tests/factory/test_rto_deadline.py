@@ -16,9 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 TOPIC = "arn:aws:sns:us-east-1:123456789012:dr-notify"
 
 
-def test_every_plan_dag_carries_its_rto_as_a_deadline():
+def test_every_plan_dag_carries_its_rto_as_a_deadline(monkeypatch):
     from airflow.serialization.serialized_objects import DagSerialization
 
+    monkeypatch.setenv("AIRFLOW__DRS__RTO_DEADLINE", "True")  # the suite turns it off for dag.test()
     plan = load_plan(str(REPO / "dags" / "plans" / "three-tier.yaml"), [str(REPO / "dags" / "plans")])
     for dag in build_dags(plan):
         deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
@@ -30,6 +31,8 @@ def test_every_plan_dag_carries_its_rto_as_a_deadline():
         assert alert.callback.kwargs["mode"] in ("drill", "recovery")
         # The scheduler stores DAGs serialised: the deadline must survive that.
         DagSerialization.to_dict(dag)
+    monkeypatch.setenv("AIRFLOW__DRS__RTO_DEADLINE", "False")
+    assert all(not dag.deadline for dag in build_dags(plan))
 
 
 def breach(state: str, topic: str | None = TOPIC) -> str:

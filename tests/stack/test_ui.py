@@ -40,7 +40,7 @@ def browser_page(stack):
     chromium = os.environ.get("DRS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "the browser test needs Chromium: apt-get install chromium (make stack-deps does)"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(stack.api_url + "/")
         page.fill("input[name=username]", "admin")
