@@ -5,6 +5,44 @@ from __future__ import annotations
 from airflow_provider_drs import __version__
 
 
+def _option(description: str, type_: str, default: str | None, example: str | None = None) -> dict:
+    return {"description": description, "version_added": None, "type": type_, "example": example,
+            "default": default}
+
+
+# Every [drs] setting the code reads (a test checks none is missing), shown by `airflow config list`.
+CONFIG = {
+    "drs": {
+        "description": "Disaster-recovery orchestration for AWS Elastic Disaster Recovery: where plans and "
+                       "reports are, how DRS jobs are polled, what a run reports.",
+        "options": {
+            "plans_folder": _option(
+                "The folder of recovery plan files. Empty: plans/ beside the dags file that loads them. The "
+                "environment variable DRS_PLANS_FOLDER, when set, wins.", "string", "", "/opt/airflow/dags/plans"),
+            "min_poll_interval": _option(
+                "Seconds between reads of a waiting DRS job once its servers launch (the fastest poll).",
+                "float", "2.0"),
+            "max_poll_interval": _option(
+                "Seconds between reads of a DRS job while its servers snapshot and convert (the slowest poll).",
+                "float", "30.0"),
+            "reports_location": _option(
+                "Where run reports (JSON and HTML) are written and read: a folder, or s3://bucket/prefix when "
+                "workers and the api-server share no disk. Empty: $AIRFLOW_HOME/drs_reports.", "string", "",
+                "s3://dr-evidence/airflow"),
+            "reports_aws_conn_id": _option(
+                "The Airflow AWS connection used for an S3 reports_location.", "string", "aws_default"),
+            "metrics_namespace": _option(
+                "CloudWatch namespace of each run's metrics (RunSucceeded, ServersLaunched, ServersFailed, "
+                "AchievedRTOSeconds, WorstRPOSeconds). Empty: send none.", "string", "DRSOrchestration"),
+            "rto_deadline": _option(
+                "Attach each plan's RTO to its DAGs as an Airflow deadline that tells the plan's SNS topic of a "
+                "breach while the run goes. Turn it off to rehearse with dag.test(), which in Airflow 3.3 fails "
+                "at the end of a successful run of a DAG with a deadline.", "boolean", "True"),
+        },
+    },
+}
+
+
 def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-drs",
@@ -60,6 +98,7 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_provider_drs.triggers.ssm_automation"],
             },
         ],
+        "config": CONFIG,
         "extra-links": [
             "airflow_provider_drs.links.drs.DrsJobLink",
             "airflow_provider_drs.links.drs.DrsRecoveryInstancesLink",

@@ -8,6 +8,7 @@ the task runs, against this run's wave results and AWS.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.ssm import SsmRunCommandOperator
@@ -43,6 +44,29 @@ def resolve_references(task: Any, context: Context, value: Any) -> Any:
     return render_value(value, resolver)
 
 
+FINISHED_XCOM_KEY = "finished_at"  # when an action task succeeded (UTC ISO): the report times post actions
+
+
+def action_task_id(stage: str, index: int, action: Action) -> str:
+    """``pre_1_ssm_automation``, ``post_2_approval``: a wave's action task ids (within its group)."""
+    return f"{stage}_{index}_{action.kind}"
+
+
+class _RecordsItsEnd:
+    """Mixin: push when the action succeeded, whether it finished in execute or after deferring.
+    The Task SDK does not give the report task other tasks' end times."""
+
+    def _finished(self, context: Context, result: Any) -> Any:
+        context["ti"].xcom_push(key=FINISHED_XCOM_KEY, value=datetime.now(timezone.utc).isoformat())
+        return result
+
+    def execute(self, context: Context) -> Any:
+        return self._finished(context, super().execute(context))  # type: ignore[misc]
+
+    def execute_complete(self, context: Context, event: Any = None) -> Any:
+        return self._finished(context, super().execute_complete(context, event))  # type: ignore[misc]
+
+
 class _ResolvesPlanReferences:
     """Mixin: resolve the references in ``reference_field`` when the task runs. (No __init__ here:
     Airflow's operator metaclass only wraps the __init__ of operator classes.)"""
@@ -55,7 +79,11 @@ class _ResolvesPlanReferences:
         return super().execute(context)  # type: ignore[misc]
 
 
-class PlanSsmAutomationOperator(_ResolvesPlanReferences, SsmStartAutomationOperator):
+class PlanApprovalOperator(_RecordsItsEnd, ApprovalOperator):
+    """Airflow's approval (human-in-the-loop) task, recording when it was approved."""
+
+
+class PlanSsmAutomationOperator(_RecordsItsEnd, _ResolvesPlanReferences, SsmStartAutomationOperator):
     """SsmStartAutomationOperator whose parameters may hold plan references."""
 
     reference_field = "parameters"
@@ -66,7 +94,7 @@ class PlanSsmAutomationOperator(_ResolvesPlanReferences, SsmStartAutomationOpera
         self.server_waves = dict(server_waves)
 
 
-class PlanSsmRunCommandOperator(_ResolvesPlanReferences, SsmRunCommandOperator):
+class PlanSsmRunCommandOperator(_RecordsItsEnd, _ResolvesPlanReferences, SsmRunCommandOperator):
     """The Amazon provider's Run Command operator, with plan references in its arguments."""
 
     reference_field = "run_command_kwargs"
@@ -82,7 +110,7 @@ def action_task(action: Action, task_id: str, plan_conn: Mapping[str, Any],
     """The Airflow task for one plan action."""
     spec = action.spec
     if action.kind == "approval":
-        return ApprovalOperator(task_id=task_id, subject=spec.subject, body=spec.body)
+        return PlanApprovalOperator(task_id=task_id, subject=spec.subject, body=spec.body)
     if action.kind == "ssm_automation":
         return PlanSsmAutomationOperator(
             task_id=task_id, document_name=spec.document, parameters=dict(spec.parameters),

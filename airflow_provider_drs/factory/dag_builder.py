@@ -20,7 +20,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, TaskGroup, chain
 
-from airflow_provider_drs.factory.actions import action_task
+from airflow_provider_drs.factory.actions import action_task, action_task_id
 from airflow_provider_drs.factory.approval import RecoveryApprovalOperator
 from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
@@ -97,7 +97,8 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
                 groups[upstream][1] >> group_start
         ends = [end for _, end in groups.values()]
 
-        waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional)}
+        waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional),
+                       "post_tasks": [f"{w.name}.{action_task_id('post', i, a)}" for i, a in enumerate(w.post, 1)]}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
                      "rpo_minutes": plan.rpo_minutes, "region": plan.region, "source": plan_source(plan)}
@@ -163,7 +164,7 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
     """Build one wave's TaskGroup; return its first and last task."""
     wave = plan.wave(name)
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
-        pre = [action_task(a, f"pre_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
+        pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
                for i, a in enumerate(wave.pre, 1)]
         start = DrsStartRecoveryOperator(
             task_id="start_recovery",
@@ -174,7 +175,7 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
             task_id="wait_for_launch", job_id=f"{{{{ ti.xcom_pull(task_ids='{name}.start_recovery') }}}}",
             optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **conn,
         )
-        post = [action_task(a, f"post_{i}_{a.kind}", conn, server_waves, poll["min_poll_interval"])
+        post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
                 for i, a in enumerate(wave.post, 1)]
         chain(*pre, start, wait, *post)
     return (pre or [start])[0], (post or [wait])[-1]

@@ -12,6 +12,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 from botocore.config import Config
 
+from airflow_provider_drs.factory.actions import FINISHED_XCOM_KEY
 from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
 from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
@@ -74,7 +75,8 @@ class PlanReportOperator(BaseOperator):
             if job is None and job_id:
                 job = {"job_id": job_id}
             replaced += ti.xcom_pull(task_ids=f"{name}.start_recovery", key=REPLACED_XCOM_KEY) or []
-            waves.append({**wave, "servers": resolved.get(name), "job": job,
+            ends = [ti.xcom_pull(task_ids=t, key=FINISHED_XCOM_KEY) for t in wave.get("post_tasks") or ()]
+            waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
                           "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
                           "results": ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="results")})
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None

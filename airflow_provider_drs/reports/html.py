@@ -41,7 +41,7 @@ class Bar:
 
 @dataclass
 class Row:
-    kind: str  # "band" (a wave's header), "server" or "approval"
+    kind: str  # "band" (a wave's header), "server", "post" (a wave's post actions) or "approval"
     label: str
     y: float
     server_id: str | None = None
@@ -79,6 +79,15 @@ def _bars_of(server: Mapping[str, Any]) -> list[tuple[str, datetime, datetime, b
     return bars
 
 
+def _post_actions_of(wave: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """From the wave's last server launched to when its post actions finished (None: none ran to the end)."""
+    end = parse_time(wave.get("post_actions_finished_at"))
+    launched = [t for t in (parse_time(s.get("launched_at")) for s in wave["servers"]) if t]
+    if end is None or not launched or end < max(launched):
+        return None
+    return max(launched), end
+
+
 def _tick_step(span: float) -> int:
     return next((s for s in TICK_STEPS if span / s <= 8), TICK_STEPS[-1])
 
@@ -96,7 +105,9 @@ def timeline(report: Mapping[str, Any]) -> Timeline | None:
     started = parse_time(report.get("started_at"))
     decided = parse_time(approval.get("at"))
     servers = [(wave, s, _bars_of(s)) for wave in report["waves"] for s in wave["servers"]]
+    post = {w["name"]: _post_actions_of(w) for w in report["waves"]}
     moments = [t for _, _, bars in servers for _, a, b, _ in bars for t in (a, b)]
+    moments += [t for span_ in post.values() if span_ for t in span_]
     if not moments:
         return None
     origin = min([*moments, *([started] if started else [])])
@@ -123,7 +134,7 @@ def timeline(report: Mapping[str, Any]) -> Timeline | None:
                         bars=[bar("approval", started, decided, False)]))
         y += ROW_HEIGHT
     current = None
-    for wave, server, bars in servers:
+    for index, (wave, server, bars) in enumerate(servers):
         if wave["name"] != current:
             current = wave["name"]
             rows.append(Row("band", f"wave {current}", y))
@@ -131,6 +142,11 @@ def timeline(report: Mapping[str, Any]) -> Timeline | None:
         label = f"{server.get('hostname') or '-'} {server['source_server_id']}"
         rows.append(Row("server", label, y, server["source_server_id"], [bar(*b) for b in bars]))
         y += ROW_HEIGHT
+        last_of_wave = index + 1 == len(servers) or servers[index + 1][0]["name"] != current
+        if last_of_wave and post.get(current):
+            rows.append(Row("post", f"post actions ({wave['post_actions']})", y,
+                            bars=[bar("post", *post[current], False)]))
+            y += ROW_HEIGHT
     step = _tick_step(span)
     ticks = [(LABEL_WIDTH + t * scale, _tick_label(t)) for t in range(0, int(span) + 1, step)]
     rto_x = None if marker is None else LABEL_WIDTH + (CHART_WIDTH if off_scale else marker * scale)

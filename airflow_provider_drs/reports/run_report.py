@@ -52,7 +52,8 @@ def build_report(
         adds its SHA-256).
     :param waves: one mapping per wave, in plan order: ``{"name", "depends_on", "optional",
         "servers" (resolved ids or None), "job" ({"job_id", "creation_date_time"} or None),
-        "results" ({server: result} or None), "state" (the wait task's state)}``.
+        "results" ({server: result} or None), "state" (the wait task's state), "post_tasks" (its
+        post action task ids), "post_actions_finished" (when each succeeded, None if it did not)}``.
     :param servers: server id -> ``{"hostname", "replication_state", "lag"}`` from preflight.
     :param cleanup: what the cleanup task terminated (None: it did not run).
     :param approval: a recovery's approval: ``{"decision": "approved"|"rejected", "by", "by_id", "at"}``.
@@ -69,11 +70,15 @@ def build_report(
     first_start = min(job_starts, key=parse_time) if job_starts else None
     last_launch = max((s["launched_at"] for s in launched if s["launched_at"]), key=parse_time, default=None)
     not_run = [w["name"] for w in wave_reports if w["job_id"] is None]
-    complete = not critical_failed and not not_run
-    achieved = seconds_between(first_start, last_launch) if complete else None
+    post_unfinished = [w["name"] for w in wave_reports if w["post_actions"] and not w["post_actions_finished_at"]]
+    complete = not critical_failed and not not_run and not post_unfinished
+    # The service is back when the last server launched and every wave's post actions finished.
+    back_at = max([last_launch, *(w["post_actions_finished_at"] for w in wave_reports if w["post_actions"])],
+                  key=parse_time) if complete and last_launch else None
+    achieved = seconds_between(first_start, back_at) if complete else None
     target = plan.get("rto_minutes")
     # Time to decide: run start to the approval (recoveries). Time to recover: from there (or the
-    # run start, for a drill) to the last server launched.
+    # run start, for a drill) to the service back.
     decided_at = approval.get("at") if approval and approval.get("decision") == "approved" else None
     rejected = bool(approval and approval.get("decision") == "rejected")
     if rejected:
@@ -98,13 +103,14 @@ def build_report(
             "target_minutes": target,
             "first_start_recovery_at": first_start,
             "last_server_launched_at": last_launch if complete else None,
+            "service_back_at": back_at,
             "achieved_seconds": achieved,
             "achieved_minutes": round(achieved / 60, 2) if achieved is not None else None,
             "met": bool(achieved is not None and target is not None and achieved <= target * 60),
             "why_not_achieved": (f"the recovery was rejected by {approval.get('by')}" if rejected
-                                 else _why_not(critical_failed, not_run) if not complete else None),
+                                 else _why_not(critical_failed, not_run, post_unfinished) if not complete else None),
             "time_to_decide_seconds": seconds_between(started_at, decided_at),
-            "time_to_recover_seconds": seconds_between(decided_at or started_at, last_launch) if complete else None,
+            "time_to_recover_seconds": seconds_between(decided_at or started_at, back_at) if complete else None,
         },
         "rpo": _rpo(wave_reports, plan.get("rpo_minutes")),
         "plan_source": _with_sha256(plan["source"]) if plan.get("source") else None,
@@ -132,12 +138,14 @@ def wave_state(task_states: Mapping[str, str | None]) -> str | None:
     return next((s for s in _STATE_PRECEDENCE if s in states), sorted(states)[0])
 
 
-def _why_not(critical_failed: list[dict], not_run: list[str]) -> str:
+def _why_not(critical_failed: list[dict], not_run: list[str], post_unfinished: list[str]) -> str:
     parts = []
     if critical_failed:
         parts.append("critical servers did not launch: " + ", ".join(s["source_server_id"] for s in critical_failed))
     if not_run:
         parts.append("waves never started a recovery job: " + ", ".join(not_run))
+    if post_unfinished:
+        parts.append("post actions did not finish in waves: " + ", ".join(post_unfinished))
     return "; ".join(parts)
 
 
@@ -190,12 +198,16 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
             "rpo_seconds": seconds_between(result.get("point_in_time_snapshot"), created),
             "phases": result.get("phases", {}),
         })
+    ends = list(wave.get("post_actions_finished") or ())
     return {
         "name": wave["name"],
         "depends_on": list(wave.get("depends_on") or ()),
         "state": wave.get("state"),
         "job_id": job.get("job_id"),
         "job_created_at": created,
+        "post_actions": len(wave.get("post_tasks") or ends),
+        # When the last of them finished; None while any did not (or the wave has none).
+        "post_actions_finished_at": max(ends, key=parse_time) if ends and all(ends) else None,
         "servers": rows,
     }
 

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_drs.hooks.report_store import S3ReportStore
 from airflow_provider_drs.reports.history import load_history
+from airflow_provider_drs.reports.run_report import parse_time
 from airflow_provider_drs.reports.storage import report_path, reports_folder
 from tests.reports.page import read_page
 from tests.plans.test_limits import laughs
@@ -108,7 +109,17 @@ def test_three_tier_drill(dagbag, airflow_sim):
     page = read_report_page(dag_run)
     servers = [s for w in report["waves"] for s in w["servers"]]
     assert Counter((b["server"], b["phase"]) for b in page.bars) == Counter(
-        (s["source_server_id"], p) for s in servers for p in ("snapshot", "conversion", "launch"))
+        [(s["source_server_id"], p) for s in servers for p in ("snapshot", "conversion", "launch")]
+        + [("", "post")])  # the database wave's post action, on its own row
+    # The service is back when the database's post action finished, after every server launched:
+    # the achieved RTO and the time to recover run to that moment.
+    database = next(w for w in report["waves"] if w["name"] == "database")
+    last_launch = max(s["launched_at"] for s in servers)
+    assert database["post_actions"] == 1 and database["post_actions_finished_at"] > database["servers"][0]["launched_at"]
+    assert report["rto"]["service_back_at"] == max(last_launch, database["post_actions_finished_at"])
+    assert report["rto"]["achieved_seconds"] == pytest.approx(
+        (parse_time(report["rto"]["service_back_at"]) - parse_time(report["rto"]["first_start_recovery_at"]))
+        .total_seconds(), abs=0.001)  # the report keeps milliseconds
     assert page.rto_markers == 1 and "RTO target 30 min" in page.rto_label
     lags = replication_lags(airflow_sim, [s["source_server_id"] for s in servers])
     for s in servers:
@@ -135,8 +146,8 @@ def test_diamond_middle_waves_overlap_and_its_report_goes_to_s3(dagbag, airflow_
     assert not report_path(dag_run.dag_id, dag_run.run_id).exists()
     report = json.loads(store.get(dag_run.dag_id, dag_run.run_id))
     assert report["run_id"] == dag_run.run_id
-    assert len(read_page(store.get(dag_run.dag_id, dag_run.run_id, ".html")).bars) == 3 * sum(
-        len(w["servers"]) for w in report["waves"])
+    bars = read_page(store.get(dag_run.dag_id, dag_run.run_id, ".html")).bars
+    assert len([b for b in bars if b["server"]]) == 3 * sum(len(w["servers"]) for w in report["waves"])
     waves = {w["name"]: w for w in report["waves"]}
     app, web_a = interval(waves["app"]), interval(waves["web-a"])
     assert app[0] < web_a[1] and web_a[0] < app[1], (app, web_a)

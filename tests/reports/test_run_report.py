@@ -48,3 +48,23 @@ def test_nothing_started_and_cleanup_that_did_not_run():
                           waves=[wave("db", ["s-a"], None, None)], cleanup=None, cleanup_policy="on_success")
     assert report["outcome"] == "not_started"
     assert "Cleanup (on_success): did not run" in format_table(report)
+
+
+def test_the_service_is_back_when_the_post_actions_finish():
+    db = wave("db", ["s-a"], "2026-11-02T06:00:00Z", {"s-a": result("s-a", "LAUNCHED", "2026-11-02T06:00:20Z")})
+    web = wave("web", ["s-b"], "2026-11-02T06:00:25Z", {"s-b": result("s-b", "LAUNCHED", "2026-11-02T06:00:50Z")})
+    finished = {**db, "post_tasks": ["db.post_1_ssm_automation", "db.post_2_approval"],
+                "post_actions_finished": ["2026-11-02T06:00:30Z", "2026-11-02T06:01:40Z"]}
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at="2026-11-02T05:59:50Z",
+                          finished_at=None, waves=[finished, web])
+    # The db wave's approval, answered after web launched, is what brought the service back.
+    assert report["rto"]["service_back_at"] == "2026-11-02T06:01:40Z"
+    assert report["rto"]["achieved_seconds"] == 100.0 and report["rto"]["time_to_recover_seconds"] == 110.0
+    assert report["waves"][0]["post_actions"] == 2
+
+    unfinished = {**finished, "post_actions_finished": ["2026-11-02T06:00:30Z", None]}
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None,
+                          waves=[unfinished, web])
+    assert report["outcome"] == "failed" and report["rto"]["achieved_seconds"] is None
+    assert report["rto"]["why_not_achieved"] == "post actions did not finish in waves: db"
+    assert report["waves"][0]["post_actions_finished_at"] is None

@@ -28,5 +28,7 @@ def test_drill_succeeds_and_cleans_up(stack, api, sim, dag_id, waves):
     # The page written beside it on a Celery worker: one timeline bar per server and phase.
     page = read_page(report_path(stack.endpoints.airflow_home, dag_id, run_id).with_suffix(".html").read_text())
     servers = [s["source_server_id"] for w in report["waves"] for s in w["servers"]]
-    assert sorted((b["server"], b["phase"]) for b in page.bars) == sorted(
+    assert sorted((b["server"], b["phase"]) for b in page.bars if b["server"]) == sorted(
         (s, p) for s in servers for p in ("snapshot", "conversion", "launch"))
+    assert [b["phase"] for b in page.bars if not b["server"]] == ["post"] * sum(
+        1 for w in report["waves"] if w["post_actions"])

@@ -66,7 +66,8 @@ def test_run_tab_shows_the_report_of_the_run(stack, browser_page, finished_drill
     report = json.loads(report_path(stack.endpoints.airflow_home, DAG, finished_drill).read_text())
     servers = [s for w in report["waves"] for s in w["servers"]]
     # What the browser drew is this run's report: a bar per server and phase, its RTO marker, its RPO.
-    assert frame.locator("svg rect.phase").count() == 3 * len(servers)
+    assert frame.locator("svg rect.phase[data-server^='s-']").count() == 3 * len(servers)
+    assert frame.locator("svg rect.phase-post").count() == 1  # the database wave's post action
     assert frame.locator("svg line.rto-marker").count() == 1
     assert frame.locator("h1").inner_text().startswith("DR drill of plan three-tier")
     for server in servers:
@@ -80,7 +81,9 @@ def test_dag_tab_shows_the_history_and_trend(stack, browser_page, finished_drill
     page.goto(f"{stack.api_url}/dags/{DAG}/plugin/drs_history")
     frame = page.frame_locator("iframe[title='DR history']")
     frame.locator("table#runs tr[data-run]").first.wait_for(timeout=30_000)
-    stored = sorted(report_path(stack.endpoints.airflow_home, DAG, finished_drill).parent.glob("*.json"))
+    # The plan's history: the reports of both its DAGs (drill and recovery; admin may read both).
+    reports = report_path(stack.endpoints.airflow_home, DAG, finished_drill).parent.parent
+    stored = [p for dag in (DAG, DAG.replace("_drill", "_recovery")) for p in (reports / dag).glob("*.json")]
     shown = frame.locator("table#runs tr[data-run]")
     assert shown.count() == len(stored) >= 1
     assert finished_drill in [shown.nth(i).get_attribute("data-run") for i in range(shown.count())]
