@@ -5,12 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-stack stack stack-deps bench airflow sim clean
+.PHONY: demo test test-oldest test-airflow dist test-install test-stack stack stack-deps bench airflow sim clean
 
-$(STAMP): setup.cfg pyproject.toml
+# The newest Airflow CI proves (README: Compatibility); the oldest is in tools/airflow_env.py.
+AIRFLOW_NEWEST := 3.3.2
+
+$(STAMP): setup.cfg pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[sim,test,stack]'
+	$(BIN)/python -m pip install --quiet -e '.[sim,test,stack]' 'apache-airflow==$(AIRFLOW_NEWEST)'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,6 +21,34 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+
+# The oldest supported Airflow (README: Compatibility) in its own venv, as a team's image holds it,
+# with the provider's declared minimum providers; the same suites as `make test`.
+OLDEST := .venv-oldest
+$(OLDEST)/.installed: setup.cfg pyproject.toml tools/airflow_env.py
+	rm -rf $(OLDEST)
+	$(PYTHON) tools/airflow_env.py oldest $(OLDEST)
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+
+# Any other release: make test-airflow AIRFLOW=3.2.0 FROZEN=2026-03-30 (its first release candidate's day)
+test-airflow:
+	rm -rf .venv-airflow-$(AIRFLOW)
+	$(PYTHON) tools/airflow_env.py oldest .venv-airflow-$(AIRFLOW) --airflow $(AIRFLOW) --frozen $(FROZEN)
+	.venv-airflow-$(AIRFLOW)/bin/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+
+# The sdist and wheel users install, checked by twine; then the wheel alone in a clean venv holding the
+# newest tested Airflow: what it moves there, and a smoke test of the installed provider.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+test-install: dist
+	rm -rf .venv-wheel
+	$(PYTHON) tools/airflow_env.py wheel .venv-wheel dist/*.whl
 
 # The production topology as processes: PostgreSQL, Redis, Celery, two triggerers, drs-sim;
 # Chromium for the browser test of the UI tabs.
@@ -45,4 +76,4 @@ sim: $(STAMP)
 	$(BIN)/drs-sim serve --port 4566
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(OLDEST) .venv-wheel .venv-airflow-* build dist *.egg-info .pytest_cache

@@ -61,9 +61,9 @@ def output_to(path: Path):
 
 
 def run_dag(dag_id: str, dags_folder: Path):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_drs.version_compat import dag_bag
 
-    bag = DagBag(dag_folder=str(dags_folder))
+    bag = dag_bag(str(dags_folder))
     if dag_id not in bag.dags:
         raise SystemExit(f"{dag_id} not found in {dags_folder}; import errors: {bag.import_errors}")
     return bag.dags[dag_id].test()

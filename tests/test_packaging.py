@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_FILES = ["airflow_provider_drs/simulator/default_inventory.yaml"]
+DATA_FILES = ["airflow_provider_drs/simulator/default_inventory.yaml",
+              "airflow_provider_drs/reports/templates/run_report.html.j2",
+              "airflow_provider_drs/reports/templates/history.html.j2"]
 
 
 @pytest.fixture(scope="module")

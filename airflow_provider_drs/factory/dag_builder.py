@@ -11,6 +11,8 @@ actions; group edges follow depends_on, so independent waves run in parallel.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, TaskGroup, chain
+from airflow.sdk import DAG, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task, action_task_id
 from airflow_provider_drs.factory.approval import RecoveryApprovalOperator
@@ -29,8 +31,13 @@ from airflow_provider_drs.factory.preflight import PlanPreflightOperator
 from airflow_provider_drs.factory.report import PlanReportOperator, verdict
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
-from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.sensors.drs import DrsJobSensor
+from airflow_provider_drs.timetables.drill import DrillTimetable
+from airflow_provider_drs.version_compat import (
+    AIRFLOW_VERSION, DEADLINE_ALERTS_HAVE_NAMES, HAS_DEADLINE_ALERTS, AsyncCallback, DeadlineAlert,
+    DeadlineReference)
+
+log = logging.getLogger(__name__)
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -127,20 +134,30 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
     return dag
 
 
-def rto_deadline(plan: Plan, mode: str, conn: dict[str, Any]) -> DeadlineAlert | None:
+def rto_deadline(plan: Plan, mode: str, conn: dict[str, Any]) -> Any:
     """The RTO as an Airflow deadline: breached while the run goes, the plan's topic hears of it then.
 
     ``[drs] rto_deadline = False`` leaves it out, for rehearsals under ``dag.test()``: Airflow 3.3's
     dag.test() fails at the end of a successful run of a DAG with a deadline (its in-memory
-    scheduler DAG keeps the alert definitions where the database keeps their ids)."""
+    scheduler DAG keeps the alert definitions where the database keeps their ids). Airflow 3.1 has
+    no public DeadlineAlert: the breach is then only reported after the run, and the log says so."""
     if not conf.getboolean("drs", "rto_deadline", fallback=True):
+        return None
+    if not HAS_DEADLINE_ALERTS:
+        _warn_no_deadline_alerts()
         return None
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=plan.rto_minutes),
         callback=AsyncCallback(notify_rto_breach, kwargs={
             "plan_name": plan.name, "mode": mode, "rto_minutes": plan.rto_minutes,
             "topic_arn": plan.notifications.sns_topic_arn, **conn}),
-        name=f"RTO {plan.rto_minutes} min")
+        **({"name": f"RTO {plan.rto_minutes} min"} if DEADLINE_ALERTS_HAVE_NAMES else {}))
+
+
+@functools.cache
+def _warn_no_deadline_alerts() -> None:
+    log.warning("drs.rto_deadline_unavailable airflow=%s: this Airflow has no public DeadlineAlert "
+                "(3.2+), so an RTO breach is reported after the run, not while it runs", AIRFLOW_VERSION)
 
 
 def plan_source(plan: Plan) -> dict[str, Any] | None:

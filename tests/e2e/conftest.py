@@ -19,8 +19,15 @@ def airflow_sim(sim, airflow_db, monkeypatch):
     return sim
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hitl_under_dag_test():
+    from tests.airflow_compat import route_hitl_reads_in_dag_test
+
+    route_hitl_reads_in_dag_test()
+
+
 @pytest.fixture(scope="session")
 def dagbag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_drs.version_compat import dag_bag
 
-    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    return dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])

@@ -122,17 +122,20 @@ class HitlResponder(threading.Thread):
         from airflow.models import TaskInstance
         from airflow.models.hitl import HITLDetail
         from airflow.utils.session import create_session
-        from airflow.utils.state import TaskInstanceState
 
+        from tests.airflow_compat import hitl_waiting_states
+
+        waiting_states = hitl_waiting_states()
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             with create_session() as session:
                 ti = (session.query(TaskInstance)
-                      .filter_by(dag_id=self.dag_id, task_id=self.task_id, state=TaskInstanceState.AWAITING_INPUT)
-                      .first())
-                waiting = (ti.dag_id, ti.run_id) if ti else None
-                if ti:
-                    self.body_when_waiting = session.get(HITLDetail, ti.id).body
+                      .filter_by(dag_id=self.dag_id, task_id=self.task_id)
+                      .filter(TaskInstance.state.in_(waiting_states)).first())
+                detail = session.get(HITLDetail, ti.id) if ti else None
+                waiting = (ti.dag_id, ti.run_id) if detail else None
+                if detail:
+                    self.body_when_waiting = detail.body
             if waiting:
                 time.sleep(1.0)  # give anything that must not happen before approval a chance to
                 self.calls_when_waiting = self.sim.control.calls()
@@ -140,7 +143,9 @@ class HitlResponder(threading.Thread):
                 return
             time.sleep(0.2)
         with create_session() as session:  # never hang: reject whatever still waits
-            for ti in session.query(TaskInstance).filter_by(state=TaskInstanceState.AWAITING_INPUT).all():
+            for ti in session.query(TaskInstance).filter(TaskInstance.state.in_(waiting_states)).all():
+                if session.get(HITLDetail, ti.id) is None:
+                    continue
                 self._answer(ti.dag_id, ti.run_id, "Reject", task_id=ti.task_id)
 
     def _answer(self, dag_id: str, run_id: str, choice: str, task_id: str | None = None) -> None:

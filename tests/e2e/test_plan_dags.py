@@ -45,7 +45,7 @@ def test_sample_plans_import_without_errors(dagbag):
 
 
 def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_drs.version_compat import dag_bag
 
     shutil.copy(REPO / "dags" / "recovery_plans.py", tmp_path)
     shutil.copytree(REPO / "dags" / "plans", tmp_path / "plans")
@@ -55,7 +55,7 @@ def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_
         "waves:\n  - name: db\n    protection_groups: [db]\n  - name: app\n    depends_on: [dbb]\n"
         "    protection_groups: [db]\n"
     )
-    bag = DagBag(dag_folder=str(tmp_path))
+    bag = dag_bag(str(tmp_path))
     assert {"drs_three_tier_drill", "drs_diamond_drill"} <= set(bag.dags)
     assert not any("typo" in dag_id for dag_id in bag.dags)
     (error,) = bag.import_errors.values()
@@ -64,12 +64,12 @@ def test_broken_plan_is_an_import_error_while_the_others_load(tmp_path, airflow_
 
 
 def test_dagbag_loads_the_valid_plans_beside_a_bomb_and_names_its_file(tmp_path, airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_drs.version_compat import dag_bag
 
     shutil.copy(REPO / "dags" / "recovery_plans.py", tmp_path)
     shutil.copytree(REPO / "dags" / "plans", tmp_path / "plans")
     (tmp_path / "plans" / "bomb.yaml").write_text(laughs(9))
-    bag = DagBag(dag_folder=str(tmp_path))
+    bag = dag_bag(str(tmp_path))
     assert {"drs_three_tier_drill", "drs_diamond_drill", "drs_diamond_recovery"} <= set(bag.dags)
     (error,) = bag.import_errors.values()
     assert f"{tmp_path / 'plans' / 'bomb.yaml'}:8: l3: YAML aliases expand" in error
@@ -233,9 +233,9 @@ def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim)
 
 
 def test_hand_written_start_sensor_cleanup_dag(airflow_sim):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_drs.version_compat import dag_bag
 
-    bag = DagBag(dag_folder=str(Path(__file__).parent / "dags"))
+    bag = dag_bag(str(Path(__file__).parent / "dags"))
     assert bag.import_errors == {}
     dag_run = bag.dags["one_wave_drill"].test()
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)

@@ -7,20 +7,30 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import logging
+
+import pytest
+
 from airflow_provider_drs.factory import build_dags
+from airflow_provider_drs.factory.dag_builder import _warn_no_deadline_alerts
 from airflow_provider_drs.factory.notify import notify_rto_breach
 from airflow_provider_drs.plans import load_plan
+from airflow_provider_drs.version_compat import HAS_DEADLINE_ALERTS
+from tests.airflow_compat import dag_serialization
 from tests.e2e.helpers import subscribe_queue
 
 REPO = Path(__file__).resolve().parents[2]
 TOPIC = "arn:aws:sns:us-east-1:123456789012:dr-notify"
 
 
-def test_every_plan_dag_carries_its_rto_as_a_deadline(monkeypatch):
-    from airflow.serialization.serialized_objects import DagSerialization
+def three_tier():
+    return load_plan(str(REPO / "dags" / "plans" / "three-tier.yaml"), [str(REPO / "dags" / "plans")])
 
+
+@pytest.mark.skipif(not HAS_DEADLINE_ALERTS, reason="Airflow 3.1 has no public DeadlineAlert")
+def test_every_plan_dag_carries_its_rto_as_a_deadline(monkeypatch):
     monkeypatch.setenv("AIRFLOW__DRS__RTO_DEADLINE", "True")  # the suite turns it off for dag.test()
-    plan = load_plan(str(REPO / "dags" / "plans" / "three-tier.yaml"), [str(REPO / "dags" / "plans")])
+    plan = three_tier()
     for dag in build_dags(plan):
         deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
         assert len(deadlines) == 1
@@ -30,9 +40,20 @@ def test_every_plan_dag_carries_its_rto_as_a_deadline(monkeypatch):
         assert alert.callback.kwargs["topic_arn"] == plan.notifications.sns_topic_arn
         assert alert.callback.kwargs["mode"] in ("drill", "recovery")
         # The scheduler stores DAGs serialised: the deadline must survive that.
-        DagSerialization.to_dict(dag)
+        dag_serialization().to_dict(dag)
     monkeypatch.setenv("AIRFLOW__DRS__RTO_DEADLINE", "False")
     assert all(not dag.deadline for dag in build_dags(plan))
+
+
+@pytest.mark.skipif(HAS_DEADLINE_ALERTS, reason="this Airflow has DeadlineAlert: the test above runs")
+def test_without_deadline_alerts_the_dags_build_and_the_log_says_what_is_lost(monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW__DRS__RTO_DEADLINE", "True")
+    _warn_no_deadline_alerts.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_drs.factory.dag_builder"):
+        dags = build_dags(three_tier())
+    assert dags and all(not dag.deadline for dag in dags)
+    [warning] = [r.getMessage() for r in caplog.records if "rto_deadline_unavailable" in r.getMessage()]
+    assert "reported after the run, not while it runs" in warning
 
 
 def breach(state: str, topic: str | None = TOPIC) -> str:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.providers.common.compat.sdk import TaskDeferred
 from botocore.stub import ANY, Stubber
 
 from airflow_provider_drs.exceptions import SsmAutomationFailed

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow.sdk.module_loading import import_string
 from botocore.exceptions import ClientError
 

@@ -43,10 +43,11 @@ def test_a_run_on_time_is_followed_by_the_next_slot():
 
 def test_the_scheduler_can_read_it_back():
     """Registered by the provider's plugin: serialized and deserialized as Airflow's scheduler does."""
-    from airflow.serialization.serialized_objects import DagSerialization
-
     from airflow_provider_drs.factory.dag_builder import build_dag
     from airflow_provider_drs.plans import load_plan
+    from tests.airflow_compat import dag_serialization
+
+    DagSerialization = dag_serialization()
 
     plans = Path(__file__).resolve().parents[2] / "dags" / "plans"
     dag = build_dag(load_plan(plans / "three-tier.yaml", [plans]), "drill")

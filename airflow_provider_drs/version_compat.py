@@ -1,0 +1,29 @@
+"""What differs between the Airflow versions the provider supports (see the README's Compatibility
+table). Features are detected by what Airflow exports, not by version number, so a backport works."""
+
+from __future__ import annotations
+
+import inspect
+
+from airflow import __version__ as AIRFLOW_VERSION
+
+try:  # Public from Airflow 3.2 (task SDK 1.2); 3.1 kept deadlines experimental, outside airflow.sdk.
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+except ImportError:  # pragma: no cover - exercised by the oldest-Airflow suite
+    AsyncCallback = DeadlineAlert = DeadlineReference = None
+
+HAS_DEADLINE_ALERTS = DeadlineAlert is not None
+# Alerts have a name (shown in the UI) from Airflow 3.3; 3.2 refuses the keyword.
+DEADLINE_ALERTS_HAVE_NAMES = HAS_DEADLINE_ALERTS and "name" in inspect.signature(DeadlineAlert).parameters
+
+__all__ = ["AIRFLOW_VERSION", "AsyncCallback", "DeadlineAlert", "DeadlineReference", "DEADLINE_ALERTS_HAVE_NAMES",
+           "HAS_DEADLINE_ALERTS", "dag_bag"]
+
+
+def dag_bag(dag_folder: str):
+    """Airflow's DagBag over a folder: in ``airflow.dag_processing`` from 3.2, ``airflow.models`` before."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder)

@@ -1,0 +1,47 @@
+"""Test helpers for the Airflow versions CI runs (the README's Compatibility table)."""
+
+from __future__ import annotations
+
+
+def dag_serialization():
+    """The scheduler's DAG (de)serializer: ``DagSerialization`` from Airflow 3.2, ``SerializedDAG`` before."""
+    from airflow.serialization import serialized_objects
+
+    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+
+
+def hitl_waiting_states() -> tuple[str, ...]:
+    """States of a human-in-the-loop task waiting for its answer (it has a HITL detail row then):
+    AWAITING_INPUT from Airflow 3.3; before, the task defers to Airflow's HITL trigger (and while
+    dag.test() runs that trigger in line, the task shows QUEUED)."""
+    from airflow.utils.state import TaskInstanceState
+
+    if hasattr(TaskInstanceState, "AWAITING_INPUT"):
+        return (TaskInstanceState.AWAITING_INPUT,)
+    return (TaskInstanceState.DEFERRED, TaskInstanceState.QUEUED)
+
+
+def route_hitl_reads_in_dag_test() -> bool:
+    """Airflow 3.1/3.2's dag.test() runs triggers in process, but its supervisor does not route the
+    HITL trigger's read of the answer (GetHITLDetailResponse): the task fails where a triggerer
+    would have read it. Route it as the triggerer does (airflow.jobs.triggerer_job_runner: the
+    execution API's HITL detail, sent back as HITLDetailResponseResult). Airflow 3.3 needs nothing:
+    its HITL task waits in AWAITING_INPUT without a trigger. Returns whether the route was added."""
+    from airflow.utils.state import TaskInstanceState
+
+    if hasattr(TaskInstanceState, "AWAITING_INPUT"):
+        return False
+    from airflow.jobs.triggerer_job_runner import HITLDetailResponseResult
+    from airflow.sdk.execution_time.comms import GetHITLDetailResponse
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    handle = InProcessTestSupervisor._handle_request
+
+    def _handle_request(self, msg, log, req_id):
+        if not isinstance(msg, GetHITLDetailResponse):
+            return handle(self, msg, log, req_id)
+        answer = HITLDetailResponseResult.from_api_response(self.client.hitl.get_detail_response(ti_id=msg.ti_id))
+        self.send_msg(answer, request_id=req_id, error=None)
+
+    InProcessTestSupervisor._handle_request = _handle_request
+    return True
