@@ -90,7 +90,8 @@ def image(venv: Path, release: dict[str, str]) -> str:
     while wanted:
         pip(venv, "download", "--quiet", "--no-deps", "--dest", str(airflow), *wanted)
         wanted = [f"{name}=={version}" for wheel_file in airflow.glob("*.whl")
-                  for name, version in airflow_parts(wheel_file) if not any(airflow.glob(f"{wheel_name(name)}-{version}-*"))]
+                  for name, version in airflow_parts(wheel_file)
+                  if not any(airflow.glob(f"{wheel_name(name)}-{version}-*"))]
     cutoff = f"{release['frozen']}T00:00:00Z"
     pip(venv, "install", "--quiet", "--find-links", str(airflow), "--uploaded-prior-to", cutoff,
         f"apache-airflow=={release['airflow']}", *IMAGE_PROVIDERS)

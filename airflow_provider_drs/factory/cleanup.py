@@ -8,10 +8,11 @@ for first, so no instance appears after the cleanup has looked.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_drs.exceptions import DrsJobNotFound
+from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
 from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator
 from airflow_provider_drs.operators.launch_safety import run_ref, run_started_at
 
@@ -56,14 +57,14 @@ class DrillCleanupOperator(DrsTerminateRecoveryInstancesOperator):
         return job_ids
 
     def _wait_for_launch_jobs(self, job_ids: list[str]) -> None:
-        deadline = time.monotonic() + LAUNCH_JOB_WAIT_SECONDS
-        while job_ids:
-            running = [j for j, job in self.hook.describe_jobs(job_ids).items() if job.get("status") != "COMPLETED"]
-            if not running:
-                return
-            if time.monotonic() > deadline:
-                self.log.error("drs.cleanup launch jobs still running after %d s: %s", LAUNCH_JOB_WAIT_SECONDS,
-                               ",".join(running))
-                return
-            self.log.info("drs.cleanup waiting for launch jobs to complete: %s", ",".join(running))
-            time.sleep(self.min_poll_interval)
+        """Wait (at the fastest pace) for the run's launch jobs to end. Whatever stops the wait, the
+        cleanup goes on to terminate what exists: it never skips instances it can see."""
+        if not job_ids:
+            return
+        self.log.info("drs.cleanup waiting for launch jobs to complete: %s", ",".join(job_ids))
+        try:
+            wait_for_jobs(self.hook, job_ids, PollingPolicy(self.min_poll_interval, self.min_poll_interval),
+                          LAUNCH_JOB_WAIT_SECONDS)
+        except (DrsWaitTimeout, DrsJobNotFound) as stopped:
+            self.log.error("drs.cleanup stopped waiting for the launch jobs (%s); terminating what exists now",
+                           stopped)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,15 +11,15 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_drs.exceptions import DrsJobNotFound, DrsNotADrillInstance, DrsServerInActiveJob
+from airflow_provider_drs.exceptions import DrsNotADrillInstance, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import describe_failure, note_launches
+from airflow_provider_drs.hooks.drs_results import describe_failure
 from airflow_provider_drs.hooks.drs_safety import RELEASING_JOBS, RunRef
 from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
+from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
 from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch, run_ref, run_started_at
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
-from airflow_provider_drs.triggers.drs_poller import MISSING_JOB_TOLERANCE
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,29 +43,12 @@ class _DrsJobWaitMixin:
 
     def _wait_in_worker(self, hook: DrsHook, job_ids: list[str], timeout: float | None) -> dict[str, Any]:
         """Poll until every job is COMPLETED; return the per-server results of all of them."""
-        deadline = time.monotonic() + timeout if timeout else None
-        observed: dict[str, str] = {}
-        started, misses, launching = time.monotonic(), 0, False
-        while True:
-            jobs = hook.describe_jobs(job_ids)
-            misses = misses + 1 if len(jobs) < len(job_ids) else 0
-            if misses >= MISSING_JOB_TOLERANCE:
-                missing = sorted(set(job_ids) - set(jobs))
-                raise DrsJobNotFound(f"DRS jobs {', '.join(missing)} not found in region {hook.region_name}: "
-                                     "check the region and account of the AWS connection.")
-            now = hook.now_iso()
-            for job in jobs.values():
-                launching = note_launches(job, observed, now) or launching
-            if len(jobs) == len(job_ids) and all(j.get("status") == "COMPLETED" for j in jobs.values()):
-                break
-            if deadline and time.monotonic() > deadline:
-                raise AirflowException(f"DRS jobs {', '.join(job_ids)} did not complete within {timeout} s.")
-            age = time.monotonic() - started
-            time.sleep(self.min_poll_interval if launching else min(self.max_poll_interval, max(self.min_poll_interval, age * 0.1)))
-        results: dict[str, Any] = {}
-        for job_id in job_ids:
-            results.update(hook.get_job_results(job_id, observed))
-        return results
+        policy = PollingPolicy(self.min_poll_interval, self.max_poll_interval)
+        try:
+            watch = wait_for_jobs(hook, job_ids, policy, timeout, log=self.log)  # type: ignore[attr-defined]
+        except DrsWaitTimeout as timed_out:
+            raise AirflowException(str(timed_out)) from timed_out
+        return watch.results(hook)
 
 
 class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
@@ -228,11 +210,11 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         self.log.warning("drs.recovery_waits_for_drill drill_job_id=%s servers=%s: a drill holds these "
                          "servers; the recovery starts when its launch job ends (DRS cannot cancel it)",
                          conflict.job_id, ",".join(server_ids))
-        deadline = time.monotonic() + self.drill_conflict_wait
-        while self.hook.get_job(conflict.job_id).get("status") != "COMPLETED":
-            if time.monotonic() > deadline:
-                raise conflict
-            time.sleep(self.min_poll_interval)
+        try:  # read at the fastest pace: the recovery starts the moment the drill's job ends
+            wait_for_jobs(self.hook, [conflict.job_id], PollingPolicy(self.min_poll_interval, self.min_poll_interval),
+                          self.drill_conflict_wait)
+        except DrsWaitTimeout:
+            raise conflict from None
         return self.hook.start_recovery(server_ids, is_drill=False)
 
     def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:

@@ -11,8 +11,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import job_summary, note_launches
+from airflow_provider_drs.hooks.drs_results import job_summary
 from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
+from airflow_provider_drs.hooks.drs_wait import JobWatch, PollingPolicy
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
@@ -61,7 +62,7 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         self.min_poll_interval = min_poll_interval
         self.max_poll_interval = max_poll_interval
         self.max_consecutive_errors = max_consecutive_errors
-        self._observed_launched: dict[str, str] = {}
+        self._watch: JobWatch | None = None  # poke mode: what the pokes so far have seen
 
     def execute(self, context: Context) -> Any:
         DrsJobLink.persist(context=context, operator=self, region_name=self.hook.conn_region_name,
@@ -77,12 +78,14 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        job = self.hook.get_job(self.job_id)
-        note_launches(job, self._observed_launched, DrsHook.now_iso())
-        self.log.info("drs.poke job_id=%s status=%s", self.job_id, job.get("status"))
-        if job.get("status") != "COMPLETED":
+        if self._watch is None:
+            self._watch = JobWatch([self.job_id], PollingPolicy(self.min_poll_interval, self.max_poll_interval))
+        done = self._watch.read(self.hook)
+        job = self._watch.jobs.get(self.job_id, {})
+        self.log.info("drs.poke job_id=%s status=%s", self.job_id, job.get("status", "not listed yet"))
+        if not done:
             return False
-        results = self.hook.get_job_results(self.job_id, self._observed_launched)
+        results = self._watch.results(self.hook)
         return PokeReturnValue(is_done=True, xcom_value=self._finish(context, job_summary(job), results))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

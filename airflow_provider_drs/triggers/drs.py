@@ -11,8 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_drs.hooks.drs_results import job_summary
+from airflow_provider_drs.hooks.drs_wait import PollingPolicy
 from airflow_provider_drs.hooks.retry import is_transient_error
-from airflow_provider_drs.triggers.drs_poller import JobPoller, PollingPolicy
+from airflow_provider_drs.triggers.drs_poller import JobPoller
 
 # The final read (log items + recovery instances) is retried this often before giving up.
 FINAL_READ_ATTEMPTS = 5

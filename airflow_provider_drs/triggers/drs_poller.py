@@ -5,15 +5,12 @@ on its own costs one DescribeJobs call per job per interval; DescribeJobs takes 
 so one poller asks for every watched job in one call whenever any of them is due. The call count
 is then set by the most urgent job, not by the number of jobs.
 
-Adaptive interval (per job, bounded by its trigger's min and max):
-- until a server of the job is in its launch phase, poll at ``slow_factor`` x the job's age (a
-  20-minute conversion is polled every 30 s, a 10-second one every second or two);
-- once any server has started launching (LAUNCH_START in the job log, or a server already
-  LAUNCHED/FAILED), poll at the minimum so completion is noticed within about that long.
-The launch phase shows only in the job log, so jobs in their slow phase also have their log read,
-oldest first, a couple per polling round: as soon as one is launching, the poller ticks fast and
-every job rides along. Both call rates are thus bounded per poller, whatever the number of jobs.
-Triggers never change anything in AWS.
+Each job is read at the pace of its trigger's ``hooks.drs_wait.PollingPolicy``: slowly while its
+servers convert, at the minimum once one launches (LAUNCH_START in the job log, or a server already
+LAUNCHED/FAILED). The launch phase shows first in the job log, so jobs in their slow phase also have
+their log read, oldest first, a couple per polling round: as soon as one is launching, the poller
+ticks fast and every job rides along. Both call rates are thus bounded per poller, whatever the
+number of jobs. Triggers never change anything in AWS.
 """
 
 from __future__ import annotations
@@ -21,33 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import note_launches
+from airflow_provider_drs.hooks.drs_wait import MISSING_JOB_TOLERANCE, PollingPolicy, missing_jobs_message
 from airflow_provider_drs.hooks.retry import is_transient_error
 
-# DescribeJobs may not list a job for a moment right after StartRecovery.
-MISSING_JOB_TOLERANCE = 3
 # Job log reads (one call per job) allowed per polling round, across all watched jobs.
 LOG_CHECKS_PER_TICK = 2
-
-
-@dataclass
-class PollingPolicy:
-    min_interval: float = 2.0
-    max_interval: float = 30.0
-    slow_factor: float = 0.1
-    max_consecutive_errors: int = 8
-
-    def interval(self, watched: WatchedJob, now: float) -> float:
-        if watched.launch_phase:
-            return self.min_interval
-        age = now - watched.registered_at
-        return min(self.max_interval, max(self.min_interval, age * self.slow_factor))
 
 
 @dataclass
@@ -69,9 +50,8 @@ class WatchedJob:
         self.error = error
         self.done.set()
 
-
-def _utc_now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    def interval(self, now: float) -> float:
+        return self.policy.interval(now - self.registered_at, self.launch_phase)
 
 
 class JobPoller:
@@ -156,7 +136,7 @@ class JobPoller:
             self._on_error(error, active)
             return
         self.consecutive_errors = 0
-        seen_at = _utc_now_iso()
+        seen_at = DrsHook.now_iso()
         for watched in active:
             self._update(watched, jobs.get(watched.job_id), seen_at, now)
         await self._check_launch_phase(client, now)
@@ -165,10 +145,7 @@ class JobPoller:
         if job is None:
             watched.missing += 1
             if watched.missing >= MISSING_JOB_TOLERANCE:
-                watched.finish(
-                    f"DRS job {watched.job_id} not found in region {self.hook.region_name}: check the "
-                    "region and account of the AWS connection."
-                )
+                watched.finish(missing_jobs_message([watched.job_id], self.hook.region_name))
             watched.next_due = now + watched.policy.min_interval
             return
         watched.missing, watched.job = 0, job
@@ -177,7 +154,7 @@ class JobPoller:
         if job.get("status") == "COMPLETED":
             watched.finish()
             return
-        watched.next_due = now + watched.policy.interval(watched, now)
+        watched.next_due = now + watched.interval(now)
 
     async def _check_launch_phase(self, client: Any, now: float) -> None:
         """Read the log of jobs still converting, to spot LAUNCH_START.
@@ -192,7 +169,7 @@ class JobPoller:
             key=lambda w: w.registered_at,
         )
         for watched in candidates[:LOG_CHECKS_PER_TICK]:
-            watched.next_log_check = now + watched.policy.interval(watched, now)
+            watched.next_log_check = now + watched.interval(now)
             try:
                 items = await self.hook.get_job_log_items_async(watched.job_id, client)
             except (ClientError, BotoCoreError, OSError, asyncio.TimeoutError):
