@@ -23,13 +23,15 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task, action_task_id
-from airflow_provider_drs.factory.approval import RecoveryApprovalOperator
-from airflow_provider_drs.factory.cleanup import DrillCleanupOperator
 from airflow_provider_drs.factory.docs import plan_doc_md
-from airflow_provider_drs.factory.notify import ApprovalSnsNotifier, PlanNotifyOperator, notify_rto_breach
-from airflow_provider_drs.factory.preflight import PlanPreflightOperator
-from airflow_provider_drs.factory.report import PlanReportOperator, verdict
+from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
+from airflow_provider_drs.operators.cleanup import DrillCleanupOperator
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
+from airflow_provider_drs.operators.notify import ApprovalSnsNotifier, PlanNotifyOperator, notify_rto_breach
+from airflow_provider_drs.operators.preflight import PlanPreflightOperator
+from airflow_provider_drs.operators.report import PlanReportOperator, verdict
+from airflow_provider_drs.plan_tasks import (
+    APPROVE, BEGIN, CLEANUP, NOTIFY, PREFLIGHT, REPORT, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.timetables.drill import DrillTimetable
@@ -76,19 +78,19 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         # Setup of the run: cleanup, report and notify are its teardowns, so they still run when a
         # user marks the run failed (or success) mid-wave: Airflow then skips every pending task
         # but teardowns. Cancelling a drill terminates its instances and leaves a report.
-        begin = EmptyOperator(task_id="begin").as_setup()
+        begin = EmptyOperator(task_id=BEGIN).as_setup()
         first: list[Any] = [begin]
         if not drill:
             topic = plan.notifications.sns_topic_arn
             first.append(RecoveryApprovalOperator(
-                task_id="approve", subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
+                task_id=APPROVE, subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
                 body=_approval_body(plan, graph), retries=0, servers=plan.static_servers(),
                 tag_groups={g: t for w in plan.waves for g, t in w.tag_selectors(plan).items()},
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
                 **conn,
             ))
         preflight = PlanPreflightOperator(
-            task_id="preflight", plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
+            task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
             rpo_minutes=plan.rpo_minutes, documents=plan.documents(), topic_arn=plan.notifications.sns_topic_arn,
             readiness_warnings=list(plan.drill.readiness_warnings), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
@@ -105,14 +107,14 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         ends = [end for _, end in groups.values()]
 
         waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional),
-                       "post_tasks": [f"{w.name}.{action_task_id('post', i, a)}" for i, a in enumerate(w.post, 1)]}
+                       "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in enumerate(w.post, 1)]}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
                      "rpo_minutes": plan.rpo_minutes, "region": plan.region, "source": plan_source(plan)}
         cleanup = None
         if drill and plan.drill.cleanup != "never":
             cleanup = DrillCleanupOperator(
-                task_id="cleanup", wave_names=graph.order, deferrable=True, **poll, **conn,
+                task_id=CLEANUP, wave_names=graph.order, deferrable=True, **poll, **conn,
             )
             [preflight, *ends] >> cleanup
             if plan.drill.cleanup == "always":
@@ -120,16 +122,16 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             else:  # on_success: a failed drill keeps its instances for investigation
                 cleanup.trigger_rule = "all_success"
         report = PlanReportOperator(
-            task_id="report", plan=plan_info, waves=waves_info, mode=mode,
-            cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id="cleanup" if cleanup else None,
-            approval_task_id=None if drill else "approve", **conn,
+            task_id=REPORT, plan=plan_info, waves=waves_info, mode=mode,
+            cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id=CLEANUP if cleanup else None,
+            approval_task_id=None if drill else APPROVE, **conn,
         ).as_teardown(setups=begin)
         [preflight, *ends, *([cleanup] if cleanup else [])] >> report
-        judge = PythonOperator(task_id="verdict", python_callable=verdict, retries=0).as_teardown(
+        judge = PythonOperator(task_id=VERDICT, python_callable=verdict, retries=0).as_teardown(
             setups=begin, on_failure_fail_dagrun=True)
         [preflight, *ends, report, *([cleanup] if cleanup else [])] >> judge
         if plan.notifications.sns_topic_arn:
-            report >> PlanNotifyOperator(task_id="notify", topic_arn=plan.notifications.sns_topic_arn,
+            report >> PlanNotifyOperator(task_id=NOTIFY, topic_arn=plan.notifications.sns_topic_arn,
                                          **conn).as_teardown(setups=begin)
     return dag
 
@@ -184,12 +186,12 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
         pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
                for i, a in enumerate(wave.pre, 1)]
         start = DrsStartRecoveryOperator(
-            task_id="start_recovery",
-            source_server_ids=f"{{{{ ti.xcom_pull(task_ids='preflight')['{name}'] | tojson }}}}",
+            task_id=START_RECOVERY,
+            source_server_ids=f"{{{{ ti.xcom_pull(task_ids='{PREFLIGHT}')['{name}'] | tojson }}}}",
             is_drill=drill, max_servers_per_job=MAX_SERVERS_PER_JOB, **poll, **conn,
         )
         wait = DrsJobSensor(
-            task_id="wait_for_launch", job_id=f"{{{{ ti.xcom_pull(task_ids='{name}.start_recovery') }}}}",
+            task_id=WAIT_FOR_LAUNCH, job_id=f"{{{{ ti.xcom_pull(task_ids='{in_wave(name, START_RECOVERY)}') }}}}",
             optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **conn,
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])

@@ -18,7 +18,8 @@ from airflow_provider_drs.hooks.drs_safety import RELEASING_JOBS, RunRef
 from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
 from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
-from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch, run_ref, run_started_at
+from airflow_provider_drs.operators.launch_safety import check_launch, run_ref, run_started_at
+from airflow_provider_drs.plan_tasks import JOB_ID, REPLACED, TERMINATED
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
             # Checked again right before the call: a recovery may have started since preflight.
             replaced = check_launch(self.hook, context, server_ids, bool(self.is_drill), self.log,
                                     f"Task {self.task_id} ({', '.join(server_ids)})")
-            context["ti"].xcom_push(key=REPLACED_XCOM_KEY, value=[h.as_dict() for h in replaced])
+            context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
             try:
                 job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
             except DrsServerInActiveJob as conflict:
@@ -144,7 +145,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                            aws_partition=self.hook.conn_partition, job_id=job_id)
         if not self.wait_for_completion:
             return job_id
-        context["ti"].xcom_push(key="job_id", value=job_id)
+        context["ti"].xcom_push(key=JOB_ID, value=job_id)
         persist_instance_link(self, context, {})  # empty until launched; Airflow reads it on deferral
         if self.deferrable:
             self._defer_for([job_id], "execute_complete", self.wait_timeout)
@@ -278,7 +279,7 @@ class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[Dr
             return []
         jobs = self.hook.terminate_recovery_instances([t["recovery_instance_id"] for t in targets])
         terminate_job_ids = [job["jobID"] for job in jobs]
-        context["ti"].xcom_push(key="terminated", value=targets)
+        context["ti"].xcom_push(key=TERMINATED, value=targets)
         if not self.wait_for_completion:
             return targets
         if self.deferrable:
@@ -290,7 +291,7 @@ class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[Dr
         if not event or event.get("status") != "success":
             raise AirflowException(f"Waiting for the TERMINATE jobs failed: {(event or {}).get('message')}")
         self._check_cleanup(event["job_ids"], event["results"])
-        return context["ti"].xcom_pull(task_ids=self.task_id, key="terminated") or []
+        return context["ti"].xcom_pull(task_ids=self.task_id, key=TERMINATED) or []
 
     def _select_drill_instances(self) -> list[dict[str, Any]]:
         job_ids = set(as_id_list(self.job_ids))

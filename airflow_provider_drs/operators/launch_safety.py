@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_drs.hooks.drs import DrsHook
 
-REPLACED_XCOM_KEY = "replaced_instances"
 
 
 def run_ref(context: Context) -> RunRef:

@@ -15,6 +15,7 @@ from airflow_provider_drs.hooks.drs_results import job_summary
 from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
 from airflow_provider_drs.hooks.drs_wait import JobWatch, PollingPolicy
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
+from airflow_provider_drs.plan_tasks import JOB, RESULTS
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
 
 if TYPE_CHECKING:
@@ -100,8 +101,8 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         # Pushed before judging: a failed wave's report still shows each server's fate.
         ti = context.get("ti")
         if ti is not None:
-            ti.xcom_push(key="job", value=job)
-            ti.xcom_push(key="results", value=results)
+            ti.xcom_push(key=JOB, value=job)
+            ti.xcom_push(key=RESULTS, value=results)
         persist_instance_link(self, context, results)
         judge_results(self, [self.job_id], results, as_id_list(self.optional_server_ids))
         return results

@@ -106,7 +106,7 @@ def test_recovery_approval_notifies_the_plan_topic(tmp_path):
 def test_a_failed_approval_notification_never_blocks_the_recovery(sim, capsys):
     from types import SimpleNamespace
 
-    from airflow_provider_drs.factory.notify import ApprovalSnsNotifier
+    from airflow_provider_drs.operators.notify import ApprovalSnsNotifier
 
     notifier = ApprovalSnsNotifier(topic_arn="{{ ssm:/dr/does-not-exist }}", plan_name="lab",
                                    aws_conn_id="aws_sim", region_name="us-east-1")

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_drs.factory import build_dags
 from airflow_provider_drs.factory.dag_builder import _warn_no_deadline_alerts
-from airflow_provider_drs.factory.notify import notify_rto_breach
+from airflow_provider_drs.operators.notify import notify_rto_breach
 from airflow_provider_drs.plans import load_plan
 from airflow_provider_drs.version_compat import HAS_DEADLINE_ALERTS
 from tests.airflow_compat import dag_serialization
@@ -36,7 +36,7 @@ def test_every_plan_dag_carries_its_rto_as_a_deadline(monkeypatch):
         assert len(deadlines) == 1
         alert = deadlines[0]
         assert alert.interval == timedelta(minutes=plan.rto_minutes)
-        assert alert.callback.path == "airflow_provider_drs.factory.notify.notify_rto_breach"
+        assert alert.callback.path == "airflow_provider_drs.operators.notify.notify_rto_breach"
         assert alert.callback.kwargs["topic_arn"] == plan.notifications.sns_topic_arn
         assert alert.callback.kwargs["mode"] in ("drill", "recovery")
         # The scheduler stores DAGs serialised: the deadline must survive that.

@@ -27,7 +27,8 @@ from airflow_provider_drs.hooks.readiness import (
     resolve_waves,
     stoppers,
 )
-from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY, check_launch
+from airflow_provider_drs.operators.launch_safety import check_launch
+from airflow_provider_drs.plan_tasks import READINESS, REPLACED, SERVERS
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         for finding in warnings:
             self.log.warning("drs.readiness plan=%s check=%s (warning): %s", self.plan_name, finding.check,
                              finding.message)
-        context["ti"].xcom_push(key="readiness", value=[
+        context["ti"].xcom_push(key=READINESS, value=[
             {"check": f.check, "message": f.message, "stopped_the_run": f in problems} for f in readiness.findings])
         if problems:
             raise AirflowFailException(
@@ -89,8 +90,8 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         for server in readiness.servers:
             details[server.server_id] = {"hostname": server.hostname, "replication_state": server.replication_state,
                                          "lag": server.lag, "wave": server.wave}
-        context["ti"].xcom_push(key="servers", value=details)
+        context["ti"].xcom_push(key=SERVERS, value=details)
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
-        context["ti"].xcom_push(key=REPLACED_XCOM_KEY, value=[h.as_dict() for h in replaced])
+        context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
         return resolved

@@ -18,12 +18,10 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_safety import replaced_by_recovery
+from airflow_provider_drs.plan_tasks import DECISION
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-DECISION_XCOM_KEY = "decision"
 
 
 def approval_time(value: Any) -> str | None:
@@ -67,7 +65,7 @@ class RecoveryApprovalOperator(ApprovalOperator):
         # Recorded first: on Reject, Airflow's skip of the downstream tasks ends the task by an
         # exception, and the return value (with who answered) would never reach XCom.
         if "error" not in event:
-            context["ti"].xcom_push(key=DECISION_XCOM_KEY, value={
+            context["ti"].xcom_push(key=DECISION, value={
                 "chosen_options": event.get("chosen_options"), "responded_by_user": event.get("responded_by_user"),
                 "responded_at": approval_time(event.get("responded_at"))})
         return super().execute_complete(context, event)

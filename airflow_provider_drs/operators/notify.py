@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_drs.hooks.references import AwsReferenceResolver
+from airflow_provider_drs.plan_tasks import REPORT
 from airflow_provider_drs.plans import render
 from airflow_provider_drs.reports.run_report import format_table
 
@@ -71,7 +72,7 @@ class PlanNotifyOperator(BaseOperator):
     ui_color = "#fff3cd"
 
     def __init__(self, *, topic_arn: str, aws_conn_id: str | None, region_name: str | None,
-                 report_task_id: str = "report", **kwargs: Any):
+                 report_task_id: str = REPORT, **kwargs: Any):
         super().__init__(**kwargs)
         self.topic_arn = topic_arn
         self.aws_conn_id = aws_conn_id

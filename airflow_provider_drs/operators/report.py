@@ -12,10 +12,11 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 from botocore.config import Config
 
-from airflow_provider_drs.factory.actions import FINISHED_XCOM_KEY
-from airflow_provider_drs.factory.approval import DECISION_XCOM_KEY, approval_outcome
 from airflow_provider_drs.hooks.report_store import open_report_store
-from airflow_provider_drs.operators.launch_safety import REPLACED_XCOM_KEY
+from airflow_provider_drs.operators.approval import approval_outcome
+from airflow_provider_drs.plan_tasks import (
+    DECISION, FINISHED_AT, JOB, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, START_RECOVERY, WAIT_FOR_LAUNCH,
+    in_wave)
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
@@ -64,31 +65,31 @@ class PlanReportOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         dag_run = context["dag_run"]
-        resolved = ti.xcom_pull(task_ids="preflight") or {}
+        resolved = ti.xcom_pull(task_ids=PREFLIGHT) or {}
         states = self._task_states(ti, dag_run)
         waves = []
-        replaced = list(ti.xcom_pull(task_ids="preflight", key=REPLACED_XCOM_KEY) or [])
+        replaced = list(ti.xcom_pull(task_ids=PREFLIGHT, key=REPLACED) or [])
         for wave in self.waves:
             name = wave["name"]
-            job = ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="job")
-            job_id = ti.xcom_pull(task_ids=f"{name}.start_recovery")
+            job = ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=JOB)
+            job_id = ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY))
             if job is None and job_id:
                 job = {"job_id": job_id}
-            replaced += ti.xcom_pull(task_ids=f"{name}.start_recovery", key=REPLACED_XCOM_KEY) or []
-            ends = [ti.xcom_pull(task_ids=t, key=FINISHED_XCOM_KEY) for t in wave.get("post_tasks") or ()]
+            replaced += ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY), key=REPLACED) or []
+            ends = [ti.xcom_pull(task_ids=t, key=FINISHED_AT) for t in wave.get("post_tasks") or ()]
             waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
                           "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
-                          "results": ti.xcom_pull(task_ids=f"{name}.wait_for_launch", key="results")})
+                          "results": ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=RESULTS)})
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None
-        approval = approval_outcome(ti.xcom_pull(task_ids=self.approval_task_id, key=DECISION_XCOM_KEY)
+        approval = approval_outcome(ti.xcom_pull(task_ids=self.approval_task_id, key=DECISION)
                                     ) if self.approval_task_id else None
         report = build_report(
             plan=self.plan, mode=self.mode, dag_id=dag_run.dag_id, run_id=dag_run.run_id,
             started_at=_iso(dag_run.start_date), finished_at=_iso(datetime.now(timezone.utc)), waves=waves,
-            servers=ti.xcom_pull(task_ids="preflight", key="servers"), cleanup=cleanup,
+            servers=ti.xcom_pull(task_ids=PREFLIGHT, key=SERVERS), cleanup=cleanup,
             cleanup_policy=self.cleanup_policy, approval=approval,
             replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
-            readiness=ti.xcom_pull(task_ids="preflight", key="readiness") or [],
+            readiness=ti.xcom_pull(task_ids=PREFLIGHT, key=READINESS) or [],
         )
         report["metrics"] = self._publish_metrics(report)
         store = open_report_store()

@@ -15,6 +15,7 @@ from airflow_provider_drs.exceptions import DrsJobNotFound
 from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
 from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator
 from airflow_provider_drs.operators.launch_safety import run_ref, run_started_at
+from airflow_provider_drs.plan_tasks import PREFLIGHT, START_RECOVERY, in_wave
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,7 +28,7 @@ class DrillCleanupOperator(DrsTerminateRecoveryInstancesOperator):
 
     ui_color = "#d4a5a5"
 
-    def __init__(self, *, wave_names: Sequence[str], preflight_task_id: str = "preflight", **kwargs: Any):
+    def __init__(self, *, wave_names: Sequence[str], preflight_task_id: str = PREFLIGHT, **kwargs: Any):
         super().__init__(**kwargs)
         self.wave_names = list(wave_names)
         self.preflight_task_id = preflight_task_id
@@ -44,7 +45,7 @@ class DrillCleanupOperator(DrsTerminateRecoveryInstancesOperator):
         since, own = run_started_at(context), run_ref(context)
         job_ids = []
         for wave in self.wave_names:
-            job_id = ti.xcom_pull(task_ids=f"{wave}.start_recovery")
+            job_id = ti.xcom_pull(task_ids=in_wave(wave, START_RECOVERY))
             if isinstance(job_id, dict):  # a one-task wave returns {"job_id", "results"}
                 job_id = job_id.get("job_id")
             if not job_id and resolved.get(wave):

@@ -1,0 +1,33 @@
+"""The names a plan DAG's tasks share. The factory names the tasks with them; the run-time tasks
+(cleanup, report, post actions, notify) read their neighbours' XComs by them. Plain strings and no
+imports, so every layer may use them.
+"""
+
+from __future__ import annotations
+
+# Task ids of a plan DAG (a wave's tasks sit in the wave's TaskGroup: see in_wave).
+BEGIN = "begin"
+APPROVE = "approve"
+PREFLIGHT = "preflight"
+CLEANUP = "cleanup"
+REPORT = "report"
+NOTIFY = "notify"
+VERDICT = "verdict"
+START_RECOVERY = "start_recovery"
+WAIT_FOR_LAUNCH = "wait_for_launch"
+
+# XCom keys (the return value of a task is its default XCom, read without a key).
+JOB_ID = "job_id"  # start_recovery: the DRS job id, pushed the moment it is known
+JOB = "job"  # wait_for_launch: the job's summary
+RESULTS = "results"  # wait_for_launch: per-server results, pushed before they are judged
+TERMINATED = "terminated"  # cleanup and terminate tasks: the drill instances terminated
+SERVERS = "servers"  # preflight: what DRS said of each server
+READINESS = "readiness"  # preflight: the readiness findings
+REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces
+DECISION = "decision"  # approval: the human's answer, who gave it and when
+FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
+
+
+def in_wave(wave: str, task_id: str) -> str:
+    """The id of a task inside a wave's TaskGroup."""
+    return f"{wave}.{task_id}"
