@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.configuration import conf
+from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import DAG
 
 from airflow_provider_drs.exceptions import DrsProviderError

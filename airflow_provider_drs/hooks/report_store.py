@@ -83,7 +83,7 @@ class S3ReportStore(ReportStore):
 def open_report_store(location: str | None = None, aws_conn_id: str | None = None) -> ReportStore:
     """The store at ``location``, else at ``[drs] reports_location``, else ``$AIRFLOW_HOME/drs_reports``."""
     if location is None:
-        from airflow.configuration import conf
+        from airflow.providers.common.compat.sdk import conf
 
         location = conf.get("drs", "reports_location", fallback="") or None
         aws_conn_id = aws_conn_id or conf.get("drs", "reports_aws_conn_id", fallback="aws_default")
