@@ -8,18 +8,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_drs.hooks.drs_results import job_summary
 from airflow_provider_drs.hooks.drs_wait import PollingPolicy
 from airflow_provider_drs.hooks.retry import is_transient_error
+from airflow_provider_drs.triggers.base import AwsReadingTrigger
 from airflow_provider_drs.triggers.drs_poller import JobPoller
 
 # The final read (log items + recovery instances) is retried this often before giving up.
 FINAL_READ_ATTEMPTS = 5
 
 
-class DrsJobTrigger(BaseTrigger):
+class DrsJobTrigger(AwsReadingTrigger):
     """
     Poll DRS jobs until each is COMPLETED, then read each job's log and recovery instances once and
     yield one event with the per-server results (see ``hooks.drs_results.fold_job``).
@@ -34,23 +35,18 @@ class DrsJobTrigger(BaseTrigger):
     "success" means every job COMPLETED; whether its servers launched is for the caller to judge.
     """
 
+    serialized_fields = ("job_ids", "min_poll_interval", "max_poll_interval", "max_consecutive_errors")
+
     def __init__(
         self,
         job_ids: Sequence[str],
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
         min_poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
         max_consecutive_errors: int = 8,
+        **connection: Any,
     ):
-        super().__init__()
+        super().__init__(**connection)
         self.job_ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
         self.min_poll_interval = min_poll_interval
         self.max_poll_interval = max(max_poll_interval, min_poll_interval)
         self.max_consecutive_errors = max_consecutive_errors
@@ -58,39 +54,9 @@ class DrsJobTrigger(BaseTrigger):
     @classmethod
     def for_task(cls, task: Any, job_ids: Sequence[str]) -> DrsJobTrigger:
         """The trigger a DRS task defers to: the task's connection and polling settings."""
-        return cls(
-            job_ids=job_ids,
-            aws_conn_id=task.aws_conn_id,
-            region_name=task.region_name,
-            verify=task.verify,
-            botocore_config=task.botocore_config,
-            min_poll_interval=task.min_poll_interval,
-            max_poll_interval=task.max_poll_interval,
-            max_consecutive_errors=task.max_consecutive_errors,
-        )
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_ids": self.job_ids,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-                "min_poll_interval": self.min_poll_interval,
-                "max_poll_interval": self.max_poll_interval,
-                "max_consecutive_errors": self.max_consecutive_errors,
-            },
-        )
-
-    def hook_params(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "config": self.botocore_config,
-        }
+        return cls(job_ids=job_ids, min_poll_interval=task.min_poll_interval,
+                   max_poll_interval=task.max_poll_interval, max_consecutive_errors=task.max_consecutive_errors,
+                   **cls.connection_of(task))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         poller = JobPoller.for_hook(self.hook_params())

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_drs.hooks.ssm_automation import ExecutionWatch, SsmAutomationHook, automation_event
+from airflow_provider_drs.triggers.base import AwsReadingTrigger
 
 
-class SsmAutomationTrigger(BaseTrigger):
+class SsmAutomationTrigger(AwsReadingTrigger):
     """
     Poll one SSM Automation execution until it reaches a terminal status.
 
@@ -36,6 +37,8 @@ class SsmAutomationTrigger(BaseTrigger):
     :param botocore_config: botocore client configuration (key-values).
     """
 
+    serialized_fields = ("execution_id", "poll_interval", "max_attempts", "max_transient_errors")
+
     def __init__(
         self,
         *,
@@ -43,43 +46,16 @@ class SsmAutomationTrigger(BaseTrigger):
         poll_interval: float = 5,
         max_attempts: int = 720,
         max_transient_errors: int = 5,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
+        **connection: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**connection)
         self.execution_id = execution_id
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.max_transient_errors = max_transient_errors
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{self.__class__.__module__}.{self.__class__.__qualname__}",
-            {
-                "execution_id": self.execution_id,
-                "poll_interval": self.poll_interval,
-                "max_attempts": self.max_attempts,
-                "max_transient_errors": self.max_transient_errors,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
 
     def hook(self) -> SsmAutomationHook:
-        return SsmAutomationHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
+        return SsmAutomationHook(**self.hook_params())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         yield TriggerEvent(await self._wait())
