@@ -33,6 +33,10 @@ class DrsJobNotFound(DrsProviderError):
     """A job id that DRS does not know (wrong region or account, or a typo)."""
 
 
+class DrsWaitTimeout(DrsProviderError):
+    """DRS jobs did not complete within the time the caller allowed (hooks.drs_wait)."""
+
+
 class DrsRecoveryFailed(DrsProviderError):
     """At least one critical server of a recovery job did not launch."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_drs.exceptions import DrsJobNotFound, DrsProviderError
+from airflow_provider_drs.exceptions import DrsJobNotFound, DrsWaitTimeout
 from airflow_provider_drs.hooks.drs_results import note_launches
 
 if TYPE_CHECKING:
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 # DescribeJobs may not list a job for a moment right after StartRecovery: this many reads in a row
 # without it, and the job is taken as not there (wrong region or account).
 MISSING_JOB_TOLERANCE = 3
-
-
-class DrsWaitTimeout(DrsProviderError):
-    """The jobs did not complete within the time the caller allowed."""
 
 
 def missing_jobs_message(job_ids: Sequence[str], region_name: str | None) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_drs.exceptions import DrsJobNotFound
-from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
+from airflow_provider_drs.exceptions import DrsJobNotFound, DrsWaitTimeout
+from airflow_provider_drs.hooks.drs_wait import PollingPolicy, wait_for_jobs
 from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator
 from airflow_provider_drs.operators.launch_safety import run_ref, run_started_at
 from airflow_provider_drs.plan_tasks import PREFLIGHT, START_RECOVERY, in_wave

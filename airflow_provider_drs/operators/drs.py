@@ -10,12 +10,12 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
-from airflow_provider_drs.exceptions import DrsNotADrillInstance, DrsServerInActiveJob
+from airflow_provider_drs.exceptions import DrsNotADrillInstance, DrsServerInActiveJob, DrsWaitTimeout
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_results import describe_failure
 from airflow_provider_drs.hooks.drs_safety import RELEASING_JOBS, RunRef
 from airflow_provider_drs.hooks.drs_verdict import as_id_list, judge_results
-from airflow_provider_drs.hooks.drs_wait import DrsWaitTimeout, PollingPolicy, wait_for_jobs
+from airflow_provider_drs.hooks.drs_wait import PollingPolicy, wait_for_jobs
 from airflow_provider_drs.links.drs import DrsJobLink, DrsRecoveryInstancesLink, persist_instance_link
 from airflow_provider_drs.operators.launch_safety import check_launch, run_ref, run_started_at
 from airflow_provider_drs.plan_tasks import JOB_ID, REPLACED, TERMINATED

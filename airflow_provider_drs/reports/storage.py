@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,23 +44,27 @@ class StoredReport(NamedTuple):
     modified: datetime
 
 
-class ReportStore:
-    """Reports by DAG and run. ``suffix`` is ``.json`` (the report) or ``.html`` (its page)."""
+class ReportStore(ABC):
+    """Reports by DAG and run. ``suffix`` is ``.json`` (the report) or ``.html`` (its page).
+    Two stores: LocalReportStore (a folder) and hooks.report_store.S3ReportStore."""
 
     location: str
 
+    @abstractmethod
     def put(self, dag_id: str, run_id: str, suffix: str, text: str) -> str:
-        raise NotImplementedError
+        """Write one report file; return where it went."""
 
+    @abstractmethod
     def get(self, dag_id: str, run_id: str, suffix: str = ".json") -> str | None:
-        raise NotImplementedError
+        """One report file's text, None when there is none."""
 
+    @abstractmethod
     def dag_ids(self) -> list[str]:
-        raise NotImplementedError
+        """The DAGs that have reports."""
 
+    @abstractmethod
     def reports(self, dag_id: str) -> Iterator[StoredReport]:
         """The JSON reports of one DAG, in name order."""
-        raise NotImplementedError
 
 
 class LocalReportStore(ReportStore):

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from airflow_provider_drs.exceptions import DrsJobNotFound
+from airflow_provider_drs.exceptions import DrsJobNotFound, DrsWaitTimeout
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_wait import (
-    MISSING_JOB_TOLERANCE, DrsWaitTimeout, JobWatch, PollingPolicy, wait_for_jobs)
+from airflow_provider_drs.hooks.drs_wait import MISSING_JOB_TOLERANCE, JobWatch, PollingPolicy, wait_for_jobs
 
 DB, APP = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36"
 
