@@ -25,6 +25,15 @@ CONFIG = {
             "max_poll_interval": _option(
                 "Seconds between reads of a DRS job while its servers snapshot and convert (the slowest poll).",
                 "float", "30.0"),
+            "events_queue_url": _option(
+                "The SQS queue that DRS's 'Source Server Launch Result' events reach through an EventBridge rule "
+                "(drs-plan events-setup creates both). Launch waits then end as soon as every server's result "
+                "arrives, and DescribeJobs is read only every events_poll_interval, for lost events. One queue "
+                "serves every triggerer. A plan's events_queue wins. Empty: poll only.", "string", "",
+                "https://sqs.eu-west-1.amazonaws.com/111122223333/drs-launch-results"),
+            "events_poll_interval": _option(
+                "With an events queue, seconds between the DescribeJobs reads that make up for lost events "
+                "(EventBridge delivery is best effort).", "float", "60.0"),
             "reports_location": _option(
                 "Where run reports (JSON and HTML) are written and read: a folder, or s3://bucket/prefix when "
                 "workers and the api-server share no disk. Empty: $AIRFLOW_HOME/drs_reports.", "string", "",

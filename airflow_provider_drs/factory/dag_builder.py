@@ -52,6 +52,15 @@ def polling() -> dict[str, float]:
     }
 
 
+def events(plan: Plan) -> dict[str, Any]:
+    """Where a plan's launch waits hear DRS's launch-result events: the plan's events_queue, else
+    ``[drs] events_queue_url``; none means polling only."""
+    return {
+        "events_queue_url": plan.events_queue or conf.get("drs", "events_queue_url", fallback="") or None,
+        "events_poll_interval": conf.getfloat("drs", "events_poll_interval", fallback=60.0),
+    }
+
+
 def build_dags(plan: Plan) -> list[DAG]:
     graph = WaveGraph(plan)
     return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph)]
@@ -192,7 +201,7 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
         )
         wait = DrsJobSensor(
             task_id=WAIT_FOR_LAUNCH, job_id=f"{{{{ ti.xcom_pull(task_ids='{in_wave(name, START_RECOVERY)}') }}}}",
-            optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **conn,
+            optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **events(plan), **conn,
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
                 for i, a in enumerate(wave.post, 1)]

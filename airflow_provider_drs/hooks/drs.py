@@ -320,16 +320,18 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         return instances
 
     async def get_job_results_async(
-        self, job: Mapping[str, Any], observed_launched: Mapping[str, str] | None = None, client: Any = None
+        self, job: Mapping[str, Any], observed_launched: Mapping[str, str] | None = None, client: Any = None,
+        announced: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Fold an already-read job with its log and recovery instances (two more reads)."""
+        """Fold an already-read job with its log and recovery instances (two more reads), and with
+        the launch results DRS announced as events (``hooks.drs_events.LaunchResult`` by server)."""
         if client is None:
             async with self.async_client() as client:
-                return await self.get_job_results_async(job, observed_launched, client)
+                return await self.get_job_results_async(job, observed_launched, client, announced)
         servers = [s["sourceServerID"] for s in job.get("participatingServers", [])]
         log_items = await self.get_job_log_items_async(job["jobID"], client)
         instances = await self.describe_recovery_instances_async(None, servers, client) if servers else []
-        return fold_job(job, log_items, instances, observed_launched)
+        return fold_job(job, log_items, instances, observed_launched, announced)
 
 
 def _recovery_instance_filters(

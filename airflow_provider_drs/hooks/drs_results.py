@@ -5,9 +5,11 @@ way. The DRS facts behind the rules:
 - a job's COMPLETED status says nothing about success; each server's ``launchStatus`` does;
 - ``recoveryInstanceID`` may be missing from the job, so the EC2 instance id comes from
   DescribeRecoveryInstances, matched by source server and job;
-- there is no LAUNCH_FINISHED event: the launch time is the moment a poller first saw the server
-  LAUNCHED when one did (``observed_launched``), else the job's JOB_END time, and the result says
-  which of the two it is.
+- there is no LAUNCH_FINISHED log event: the launch time is the time of DRS's "Source Server Launch
+  Result" event when it arrived (``announced``), else the moment a poller first saw the server
+  LAUNCHED (``observed_launched``), else the job's JOB_END time, and the result says which it is;
+- a launch-result event is DRS's final word on that server, ahead of a DescribeJobs read made
+  before it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def fold_job(
     log_items: Iterable[Mapping[str, Any]] = (),
     recovery_instances: Iterable[Mapping[str, Any]] = (),
     observed_launched: Mapping[str, str] | None = None,
+    announced: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per-server results of one job, keyed by source server id, in the job's server order.
 
@@ -74,14 +77,19 @@ def fold_job(
     :param log_items: that job's DescribeJobLogItems items, in any order.
     :param recovery_instances: DescribeRecoveryInstances items; those of other jobs are ignored.
     :param observed_launched: server id -> ISO time a poller first saw it LAUNCHED.
+    :param announced: server id -> the launch result DRS announced (``launch_status``, ``time``).
     """
     observed_launched = observed_launched or {}
+    announced = announced or {}
     job_id = job.get("jobID")
     results: dict[str, dict[str, Any]] = {}
     for server in job.get("participatingServers", []):
         result = empty_result(server["sourceServerID"])
         result["launch_status"] = server.get("launchStatus", "PENDING")
         result["recovery_instance_id"] = server.get("recoveryInstanceID")
+        event = announced.get(server["sourceServerID"])
+        if event is not None and result["launch_status"] not in TERMINAL_LAUNCH_STATUSES:
+            result["launch_status"] = event.launch_status
         results[server["sourceServerID"]] = result
 
     job_end = _fold_log_items(results, log_items)
@@ -98,7 +106,10 @@ def fold_job(
 
     for server_id, result in results.items():
         if result["launch_status"] == "LAUNCHED":
-            if server_id in observed_launched:
+            event = announced.get(server_id)
+            if event is not None and event.launch_status == "LAUNCHED" and event.time:
+                result["launched_at"], result["launched_at_source"] = event.time, "event"
+            elif server_id in observed_launched:
                 result["launched_at"], result["launched_at_source"] = observed_launched[server_id], "observed"
             elif job_end:
                 result["launched_at"], result["launched_at_source"] = job_end, "job_end"

@@ -35,14 +35,20 @@ def missing_jobs_message(job_ids: Sequence[str], region_name: str | None) -> str
 class PollingPolicy:
     """How often a job is read: slowly while its servers snapshot and convert (a fraction of its
     age, so a 20-minute conversion is read every 30 s and a 10-second one every second or two),
-    at the minimum once a server launches, so completion is noticed within about that long."""
+    at the minimum once a server launches, so completion is noticed within about that long.
+
+    When DRS's launch-result events reach the wait (``events_interval`` set), they tell completion
+    and reads only make up for lost events: every ``events_interval`` seconds, whatever the phase."""
 
     min_interval: float = 2.0
     max_interval: float = 30.0
     slow_factor: float = 0.1
     max_consecutive_errors: int = 8
+    events_interval: float | None = None
 
     def interval(self, age: float, launching: bool) -> float:
+        if self.events_interval is not None:
+            return self.events_interval
         if launching:
             return self.min_interval
         return min(self.max_interval, max(self.min_interval, age * self.slow_factor))

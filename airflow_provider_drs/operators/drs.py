@@ -33,6 +33,9 @@ class _DrsJobWaitMixin:
     min_poll_interval: float
     max_poll_interval: float
     max_consecutive_errors: int
+    # DRS announces launch results only: a wait on other jobs (TERMINATE) always polls.
+    events_queue_url: str | None = None
+    events_poll_interval: float = 60.0
 
     def _defer_for(self, job_ids: list[str], method_name: str, timeout: float | None) -> None:
         self.defer(  # type: ignore[attr-defined]
@@ -75,10 +78,14 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     :param max_servers_per_job: refuse more servers than this (quota L-B827C881, default 100).
     :param drill_conflict_wait: a recovery (``is_drill=False``) whose servers are in a running drill
         job waits up to this many seconds for that job to end, then starts; drills never wait.
+    :param events_queue_url: deferrable waits: the SQS queue of DRS's launch-result events (see
+        ``drs-plan events-setup``); the job is done when every server's result has arrived, and
+        DescribeJobs is read only every ``events_poll_interval`` seconds, for lost events.
     """
 
     aws_hook_class = DrsHook
-    template_fields = aws_template_fields("source_server_ids", "is_drill", "optional_server_ids")
+    template_fields = aws_template_fields("source_server_ids", "is_drill", "optional_server_ids",
+                                          "events_queue_url")
     operator_extra_links = (DrsJobLink(), DrsRecoveryInstancesLink())
     ui_color = "#f7c59f"
 
@@ -97,9 +104,13 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         max_consecutive_errors: int = 8,
         wait_timeout: float | None = None,
         drill_conflict_wait: float = 3 * 3600,
+        events_queue_url: str | None = None,
+        events_poll_interval: float = 60.0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.events_queue_url = events_queue_url or None
+        self.events_poll_interval = events_poll_interval
         self.source_server_ids = source_server_ids
         self.is_drill = is_drill
         self.drill_conflict_wait = drill_conflict_wait

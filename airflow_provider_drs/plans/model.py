@@ -222,6 +222,18 @@ class PlanSettings(_Model):
     drill: Drill = Field(default_factory=Drill)
     recovery: Recovery = Field(default_factory=Recovery)
     notifications: Notifications = Field(default_factory=Notifications)
+    events_queue: str | None = Field(
+        default=None, description="URL of the SQS queue of DRS launch-result events (drs-plan events-setup) "
+                                  "that this plan's waits listen to; default: Airflow's [drs] events_queue_url.")
+
+    @field_validator("events_queue")
+    @classmethod
+    def _queue_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+/\d{12}/[\w-]{1,80}$", value):
+            raise rule_error(f"'{value}' is not an SQS queue URL",
+                             "write https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE (the QueueUrl output of "
+                             "drs-plan events-setup)")
+        return value
 
 
 class PlanDocument(PlanSettings):

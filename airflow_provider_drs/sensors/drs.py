@@ -35,12 +35,15 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
     :param deferrable: wait in the triggerer (default True); poke mode otherwise.
     :param min_poll_interval: fastest polling, once launches have started (seconds).
     :param max_poll_interval: slowest polling, while servers convert (seconds).
+    :param events_queue_url: deferrable mode: the SQS queue of DRS's launch-result events (see
+        ``drs-plan events-setup``); the job is done when every server's result has arrived, and
+        DescribeJobs is read only every ``events_poll_interval`` seconds, for lost events.
     :return: ``{source_server_id: result}`` with launch status, recovery instance id, EC2
         instance id and phase times (see ``hooks.drs_results``).
     """
 
     aws_hook_class = DrsHook
-    template_fields = aws_template_fields("job_id", "optional_server_ids")
+    template_fields = aws_template_fields("job_id", "optional_server_ids", "events_queue_url")
     operator_extra_links = (DrsJobLink(), DrsRecoveryInstancesLink())
     ui_color = "#f3e5ab"
 
@@ -53,10 +56,14 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         min_poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
         max_consecutive_errors: int = 8,
+        events_queue_url: str | None = None,
+        events_poll_interval: float = 60.0,
         **kwargs: Any,
     ):
         kwargs.setdefault("poke_interval", min_poll_interval)
         super().__init__(**kwargs)
+        self.events_queue_url = events_queue_url or None
+        self.events_poll_interval = events_poll_interval
         self.job_id = job_id
         self.optional_server_ids = optional_server_ids
         self.deferrable = deferrable

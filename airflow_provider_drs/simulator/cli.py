@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="X", help="multiply every simulated duration by X; X < 1 is faster (0.1 = ten times "
                        "faster; default: env DRS_SIM_TIME_SCALE, else 1)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids, jitter and injected faults")
+    serve.add_argument("--event-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="deliver each DRS launch-result event to EventBridge this late (default 0)")
+    serve.add_argument("--event-loss", type=float, default=0.0, metavar="RATE",
+                       help="lose this share (0-1) of the launch-result events (default 0)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true",
                        help="log every AWS request: operation, region, status (refused, dropped) and duration")
@@ -49,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"drs-sim: {len(inventory.source_servers)} source servers, time scale {args.time_scale}, "
           f"seed {args.seed}, listening on http://{args.host}:{args.port}", flush=True)
-    serve(Simulation(inventory, args.time_scale, args.seed), args.host, args.port, args.log_level,
-          args.access_log)
+    if args.event_delay < 0 or not 0 <= args.event_loss <= 1:
+        print("drs-sim: --event-delay must be >= 0 and --event-loss within 0..1", file=sys.stderr)
+        return 2
+    simulation = Simulation(inventory, args.time_scale, args.seed)
+    simulation.launch_events.configure(args.event_delay, args.event_loss)
+    serve(simulation, args.host, args.port, args.log_level, args.access_log)
     return 0
 
 

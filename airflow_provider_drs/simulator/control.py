@@ -6,6 +6,7 @@
     POST /_sim/latency         {"seconds": 0.2, "operations": ["StartRecovery"]}      (operations optional)
     POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
     POST /_sim/time_scale      {"time_scale": 0.1}          (jobs and automations started from now on)
+    POST /_sim/launch_events   {"delay": 0.5, "loss_rate": 0.1}  (each optional)   GET: stats and deliveries
     POST /_sim/clear_faults    GET /_sim/faults    POST /_sim/reset    GET /_sim/health
     GET /_sim/calls            requests processed, by operation
     GET /_sim/call_counts      {"served": {...}, "refused": {...}, "dropped": {...}}
@@ -56,6 +57,11 @@ class TimeScaleBody(BaseModel):
     time_scale: float = Field(gt=0)
 
 
+class LaunchEventsBody(BaseModel):
+    delay: float | None = Field(None, ge=0)
+    loss_rate: float | None = Field(None, ge=0, le=1)
+
+
 class FailAutomationBody(BaseModel):
     document: str
     step: str
@@ -71,6 +77,14 @@ def router(simulation: Simulation) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return {"ok": True}
+
+    @api.post("/launch_events")
+    def launch_events(body: LaunchEventsBody):
+        return guarded(control.launch_events, body.delay, body.loss_rate)
+
+    @api.get("/launch_events")
+    def launch_event_stats():
+        return control.launch_event_stats()
 
     @api.post("/time_scale")
     def time_scale(body: TimeScaleBody):
@@ -175,6 +189,12 @@ class SimulatorClient:
 
     def set_time_scale(self, time_scale: float) -> None:
         self._call("POST", "time_scale", {"time_scale": time_scale})
+
+    def launch_events(self, delay: float | None = None, loss_rate: float | None = None) -> None:
+        self._call("POST", "launch_events", {"delay": delay, "loss_rate": loss_rate})
+
+    def launch_event_stats(self) -> dict:
+        return self._call("GET", "launch_events")
 
     def faults(self) -> dict:
         return self._call("GET", "faults")

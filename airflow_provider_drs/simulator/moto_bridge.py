@@ -86,3 +86,14 @@ def seed_environment(region: str, sns_topics: list[str], ssm_parameters: dict[st
             parameter_type="String", allowed_pattern=None, keyid=None, overwrite=True, tags=[], data_type="text",
             tier=None, policies=None,
         )
+
+
+def put_event(region: str, source: str, detail_type: str, detail: dict, resources: list[str], at: float) -> None:
+    """Put one event on the region's default EventBridge bus, as an AWS service does (moto's rules and
+    their SQS targets take it from there)."""
+    from moto.events.models import events_backends
+
+    events_backends[ACCOUNT_ID][region].put_events([{
+        "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": resources,
+        "Time": at,
+    }])

@@ -10,6 +10,7 @@ from pathlib import Path
 from . import moto_bridge
 from .faults import FaultSet
 from .inventory import Inventory, coerce_inventory
+from .launch_events import LaunchEventPublisher
 from .ssm_automation import AutomationService
 from .state import DrsState
 
@@ -25,6 +26,8 @@ class Simulation:
         self.time_scale, self.seed = time_scale, seed
         self.faults = FaultSet(seed)
         self.drs = DrsState(self.inventory, time_scale, seed, self.faults)
+        self.launch_events = LaunchEventPublisher(self.drs, seed)
+        self.drs.on_job_started = self.launch_events.job_started
         self.automation = AutomationService(self.inventory.ssm_automation.duration, time_scale, seed, self.faults)
         # Requests by fate: served (processed), refused (by an injected fault), dropped (the client
         # went away before the request was whole, so it was never processed).
@@ -55,6 +58,7 @@ class Simulation:
         """Back to the inventory: no jobs, instances, executions, faults, counts; moto emptied."""
         with self.drs.lock:
             self.drs.reset()
+            self.launch_events.reset()
             self.automation.reset()
             self.faults.clear()
             self._reset_moto()
@@ -96,6 +100,14 @@ class Control:
     def fail_automation(self, document: str, step: str) -> None:
         """Make executions of ``document`` fail at ``step`` (the last step if no step has that name)."""
         self._sim.faults.fail_automation(document, step)
+
+    def launch_events(self, delay: float | None = None, loss_rate: float | None = None) -> None:
+        """Hold each launch-result event back ``delay`` seconds and lose this share (0-1) of them."""
+        self._sim.launch_events.configure(delay, loss_rate)
+
+    def launch_event_stats(self) -> dict:
+        """Launch-result events: settings, published, lost, pending, and recent deliveries."""
+        return self._sim.launch_events.describe()
 
     def clear_faults(self) -> None:
         self._sim.faults.clear()

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import errors, jobs, moto_bridge
@@ -88,6 +89,7 @@ def paginate(items: list, body: dict, operation: str) -> dict:
 class DrsState:
     def __init__(self, inventory: Inventory, time_scale: float, seed: int, faults: FaultSet):
         self.inventory, self.time_scale, self.seed, self.faults = inventory, time_scale, seed, faults
+        self.on_job_started: Callable[[jobs.Job], None] | None = None  # e.g. the launch-event publisher
         self.lock = threading.RLock()
         self.reset()
 
@@ -158,6 +160,8 @@ class DrsState:
         state.jobs.append(job)
         state.jobs_by_id[new_id] = job
         state.active.append(job)
+        if self.on_job_started is not None:
+            self.on_job_started(job)
         return job
 
     # -- operations ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from airflow_provider_drs.hooks.drs_results import job_summary
 from airflow_provider_drs.hooks.drs_wait import PollingPolicy
 from airflow_provider_drs.hooks.retry import is_transient_error
 from airflow_provider_drs.triggers.base import AwsReadingTrigger
+from airflow_provider_drs.triggers.drs_events import LaunchEventReceiver
 from airflow_provider_drs.triggers.drs_poller import JobPoller
 
 # The final read (log items + recovery instances) is retried this often before giving up.
@@ -27,15 +28,19 @@ class DrsJobTrigger(AwsReadingTrigger):
 
     Polling goes through a poller shared by every DrsJobTrigger of the triggerer process (one
     DescribeJobs call for up to 1,000 jobs) at an adaptive interval: slow while servers convert,
-    ``min_poll_interval`` once launches have started. The trigger changes nothing in AWS and may
-    safely run twice.
+    ``min_poll_interval`` once launches have started. With ``events_queue_url`` (an SQS queue fed
+    DRS's launch-result events, see ``drs-plan events-setup``) a launch job is done as soon as every
+    server's result has arrived, and reads only make up for lost events, every
+    ``events_poll_interval`` seconds. The trigger changes nothing in AWS and may safely run twice.
 
     The event: ``{"status": "success" | "error", "message", "job_ids", "jobs": {job_id: {"status",
-    "type", "initiated_by", "results": {server_id: result}}}, "results": {server_id: result}}``.
-    "success" means every job COMPLETED; whether its servers launched is for the caller to judge.
+    "type", "initiated_by", "settled_by", "results": {server_id: result}}}, "results": {server_id:
+    result}}``. "success" means every job COMPLETED, or (``settled_by`` "events") every server of it
+    has its launch result; whether they launched is for the caller to judge.
     """
 
-    serialized_fields = ("job_ids", "min_poll_interval", "max_poll_interval", "max_consecutive_errors")
+    serialized_fields = ("job_ids", "min_poll_interval", "max_poll_interval", "max_consecutive_errors",
+                         "events_queue_url", "events_poll_interval")
 
     def __init__(
         self,
@@ -43,6 +48,8 @@ class DrsJobTrigger(AwsReadingTrigger):
         min_poll_interval: float = 2.0,
         max_poll_interval: float = 30.0,
         max_consecutive_errors: int = 8,
+        events_queue_url: str | None = None,
+        events_poll_interval: float = 60.0,
         **connection: Any,
     ):
         super().__init__(**connection)
@@ -50,18 +57,26 @@ class DrsJobTrigger(AwsReadingTrigger):
         self.min_poll_interval = min_poll_interval
         self.max_poll_interval = max(max_poll_interval, min_poll_interval)
         self.max_consecutive_errors = max_consecutive_errors
+        self.events_queue_url = events_queue_url or None
+        self.events_poll_interval = events_poll_interval
 
     @classmethod
     def for_task(cls, task: Any, job_ids: Sequence[str]) -> DrsJobTrigger:
-        """The trigger a DRS task defers to: the task's connection and polling settings."""
+        """The trigger a DRS task defers to: the task's connection, polling and events settings."""
         return cls(job_ids=job_ids, min_poll_interval=task.min_poll_interval,
                    max_poll_interval=task.max_poll_interval, max_consecutive_errors=task.max_consecutive_errors,
+                   events_queue_url=task.events_queue_url, events_poll_interval=task.events_poll_interval,
                    **cls.connection_of(task))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         poller = JobPoller.for_hook(self.hook_params())
         policy = PollingPolicy(self.min_poll_interval, self.max_poll_interval,
-                               max_consecutive_errors=self.max_consecutive_errors)
+                               max_consecutive_errors=self.max_consecutive_errors,
+                               events_interval=self.events_poll_interval if self.events_queue_url else None)
+        receiver = None
+        if self.events_queue_url:
+            receiver = LaunchEventReceiver.for_queue(self.events_queue_url, self.hook_params())
+            receiver.hold(policy)
         watched = [poller.watch(job_id, policy) for job_id in self.job_ids]
         try:
             await asyncio.gather(*(w.done.wait() for w in watched))
@@ -76,6 +91,8 @@ class DrsJobTrigger(AwsReadingTrigger):
         finally:
             for w in watched:
                 poller.unwatch(w)
+            if receiver is not None:
+                receiver.release(policy)
         results = {sid: r for job in jobs.values() for sid, r in job["results"].items()}
         yield TriggerEvent(self._event("success", f"DRS jobs completed: {', '.join(self.job_ids)}", jobs, results))
 
@@ -89,13 +106,14 @@ class DrsJobTrigger(AwsReadingTrigger):
         """One job's summary and per-server results, retried on transient errors."""
         for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
             try:
-                results = await hook.get_job_results_async(watched.job, watched.observed_launched, client)
+                results = await hook.get_job_results_async(watched.job, watched.observed_launched, client,
+                                                           announced=watched.announced)
                 break
             except (ClientError, BotoCoreError, OSError) as error:
                 if attempt == FINAL_READ_ATTEMPTS or not is_transient_error(error):
                     raise
                 await asyncio.sleep(min(self.max_poll_interval, 2.0**attempt))
-        return {**job_summary(watched.job), "results": results}
+        return {**job_summary(watched.job), "settled_by": watched.settled_by, "results": results}
 
     def _event(self, status: str, message: str, jobs: dict | None = None, results: dict | None = None) -> dict:
         return {

@@ -11,19 +11,25 @@ LAUNCHED/FAILED). The launch phase shows first in the job log, so jobs in their 
 their log read, oldest first, a couple per polling round: as soon as one is launching, the poller
 ticks fast and every job rides along. Both call rates are thus bounded per poller, whatever the
 number of jobs. Triggers never change anything in AWS.
+
+When the trigger has an events queue (``triggers.drs_events``), DRS's launch-result events settle
+a LAUNCH job's servers as they arrive: the job is done once every server has a result, from an
+event or from a read. Reads then only make up for lost events (``PollingPolicy.events_interval``)
+and no job log is read to spot launches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_results import note_launches
+from airflow_provider_drs.hooks.drs_events import LaunchResult
+from airflow_provider_drs.hooks.drs_results import TERMINAL_LAUNCH_STATUSES, note_launches
 from airflow_provider_drs.hooks.drs_wait import MISSING_JOB_TOLERANCE, PollingPolicy, missing_jobs_message
 from airflow_provider_drs.hooks.retry import is_transient_error
 
@@ -45,13 +51,28 @@ class WatchedJob:
     error: str | None = None
     watchers: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    announced: dict[str, LaunchResult] = field(default_factory=dict)  # server id -> DRS's launch result
+    settled_by: str | None = None       # "read" (DescribeJobs) or "events"
 
-    def finish(self, error: str | None = None) -> None:
-        self.error = error
+    def finish(self, error: str | None = None, settled_by: str = "read") -> None:
+        self.error, self.settled_by = error, settled_by
         self.done.set()
 
+    @property
+    def uses_events(self) -> bool:
+        """Events settle this job: there is a queue, and DRS announces results of LAUNCH jobs only."""
+        return self.policy.events_interval is not None and (self.job is None or self.job.get("type") == "LAUNCH")
+
     def interval(self, now: float) -> float:
-        return self.policy.interval(now - self.registered_at, self.launch_phase)
+        policy = self.policy if self.uses_events else replace(self.policy, events_interval=None)
+        return policy.interval(now - self.registered_at, self.launch_phase)
+
+    def all_announced(self) -> bool:
+        """Every server of the job has a launch result, from an event or from the last read."""
+        servers = (self.job or {}).get("participatingServers") or []
+        return bool(servers) and all(
+            s["sourceServerID"] in self.announced or s.get("launchStatus") in TERMINAL_LAUNCH_STATUSES
+            for s in servers)
 
 
 class JobPoller:
@@ -78,6 +99,11 @@ class JobPoller:
             poller = cls._registry[key] = cls(key, DrsHook(**hook_params), loop)
         return poller
 
+    @classmethod
+    def of_loop(cls, loop: asyncio.AbstractEventLoop) -> list[JobPoller]:
+        """The pollers of one event loop (one triggerer process runs one loop)."""
+        return [poller for poller in cls._registry.values() if poller.loop is loop]
+
     def watch(self, job_id: str, policy: PollingPolicy) -> WatchedJob:
         now = time.monotonic()
         watched = self.jobs.get(job_id)
@@ -88,6 +114,30 @@ class JobPoller:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="drs-job-poller")
         self._wakeup.set()
         return watched
+
+    def on_launch_result(self, result: LaunchResult) -> bool:
+        """Take DRS's word that a server's launch ended. True when the job is watched here (the
+        event is then consumed), False when it is some other triggerer's to take."""
+        watched = self.jobs.get(result.job_id)
+        if watched is None:
+            return False
+        if watched.done.is_set():
+            return True
+        watched.announced[result.source_server_id] = result
+        if watched.job is None:  # its servers are not known yet: read it now
+            watched.next_due = time.monotonic()
+            self._wakeup.set()
+        elif watched.uses_events and watched.all_announced():
+            watched.finish(settled_by="events")
+            self._wakeup.set()
+        return True
+
+    def reschedule(self) -> None:
+        """Bring reads forward after the policies changed (an events queue became unreadable)."""
+        now = time.monotonic()
+        for watched in self._active_jobs():
+            watched.next_due = min(watched.next_due, now + watched.interval(now))
+        self._wakeup.set()
 
     def unwatch(self, watched: WatchedJob) -> None:
         watched.watchers -= 1
@@ -154,6 +204,9 @@ class JobPoller:
         if job.get("status") == "COMPLETED":
             watched.finish()
             return
+        if watched.uses_events and watched.all_announced():
+            watched.finish(settled_by="events" if watched.announced else "read")
+            return
         watched.next_due = now + watched.interval(now)
 
     async def _check_launch_phase(self, client: Any, now: float) -> None:
@@ -165,7 +218,8 @@ class JobPoller:
         """
         candidates = sorted(
             (w for w in self._active_jobs()
-             if not w.launch_phase and (w.job or {}).get("status") == "STARTED" and w.next_log_check <= now),
+             if not w.launch_phase and not w.uses_events and (w.job or {}).get("status") == "STARTED"
+             and w.next_log_check <= now),
             key=lambda w: w.registered_at,
         )
         for watched in candidates[:LOG_CHECKS_PER_TICK]:

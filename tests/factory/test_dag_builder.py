@@ -115,3 +115,29 @@ def test_a_failed_approval_notification_never_blocks_the_recovery(sim, capsys):
     notifier.notify(context)  # must not raise
     assert "drs.notify approval plan=lab failed" in capsys.readouterr().out
     assert sim.control.calls().get("sns:Publish", 0) == 0
+
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/drs-launch-results"
+
+
+def test_launch_waits_listen_to_the_configured_events_queue_and_a_plan_may_name_its_own(tmp_path, monkeypatch):
+    drill, _ = build_dags(plan_with(tmp_path, BASE))
+    assert drill.task_dict["first.wait_for_launch"].events_queue_url is None  # polling only by default
+    monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", QUEUE)
+    monkeypatch.setenv("AIRFLOW__DRS__EVENTS_POLL_INTERVAL", "120")
+    drill, recovery = build_dags(plan_with(tmp_path, BASE))
+    for dag in (drill, recovery):
+        wait = dag.task_dict["left.wait_for_launch"]
+        assert (wait.events_queue_url, wait.events_poll_interval) == (QUEUE, 120.0)
+    own = QUEUE.replace("drs-launch-results", "lab-events")
+    drill, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\nevents_queue: {own}")))
+    assert drill.task_dict["right.wait_for_launch"].events_queue_url == own
+
+
+def test_an_events_queue_that_is_not_a_queue_url_names_its_line(tmp_path):
+    from airflow_provider_drs.plans import PlanValidationError
+
+    with pytest.raises(PlanValidationError) as raised:
+        plan_with(tmp_path, BASE.replace("rto_minutes: 20", "rto_minutes: 20\nevents_queue: drs-launch-results"))
+    assert "p.yaml:6" in str(raised.value) and "events_queue" in str(raised.value)
+    assert "not an SQS queue URL" in str(raised.value)

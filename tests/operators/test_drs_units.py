@@ -20,16 +20,21 @@ def _result(server_id, status, phase=None, raw=None):
             "ec2_instance_id": "i-0aa11bb22cc33dd44" if status == "LAUNCHED" else None}
 
 
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/drs-launch-results"
+
+
 class TestDrsJobTrigger:
     def test_serialize_round_trip(self):
         trigger = DrsJobTrigger(job_ids=[JOB], aws_conn_id="aws_sim", region_name="eu-west-1",
                                 verify=False, botocore_config={"read_timeout": 5},
-                                min_poll_interval=0.5, max_poll_interval=9, max_consecutive_errors=3)
+                                min_poll_interval=0.5, max_poll_interval=9, max_consecutive_errors=3,
+                                events_queue_url=QUEUE, events_poll_interval=45)
         classpath, kwargs = trigger.serialize()
         assert classpath == "airflow_provider_drs.triggers.drs.DrsJobTrigger"
         assert kwargs == {"job_ids": [JOB], "aws_conn_id": "aws_sim", "region_name": "eu-west-1",
                           "verify": False, "botocore_config": {"read_timeout": 5}, "min_poll_interval": 0.5,
-                          "max_poll_interval": 9, "max_consecutive_errors": 3}
+                          "max_poll_interval": 9, "max_consecutive_errors": 3, "events_queue_url": QUEUE,
+                          "events_poll_interval": 45}
         module, _, name = classpath.rpartition(".")
         rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
         assert rebuilt.serialize() == (classpath, kwargs)
@@ -54,6 +59,14 @@ class TestDrsJobSensor:
         assert isinstance(trigger, DrsJobTrigger)
         assert (trigger.job_ids, trigger.min_poll_interval, trigger.max_poll_interval) == ([JOB], 0.5, 4)
         assert deferred.value.method_name == "execute_complete"
+
+    def test_passes_its_events_queue_to_the_trigger(self):
+        sensor = DrsJobSensor(task_id="wait", job_id=JOB, aws_conn_id=None, region_name="us-east-1",
+                              events_queue_url=QUEUE, events_poll_interval=90)
+        with mock.patch("airflow_provider_drs.sensors.drs.DrsJobLink.persist"), pytest.raises(TaskDeferred) as deferred:
+            sensor.execute({})
+        trigger = deferred.value.trigger
+        assert (trigger.events_queue_url, trigger.events_poll_interval) == (QUEUE, 90)
 
     def test_event_success_returns_results(self):
         sensor = DrsJobSensor(task_id="wait", job_id=JOB, aws_conn_id=None, region_name="us-east-1")

@@ -1,0 +1,107 @@
+"""DRS's "DRS Source Server Launch Result" event, published to the embedded moto's EventBridge the
+moment a server's drill or recovery launch ends, so an EventBridge rule and SQS queue created
+through the simulator receive it as they would from DRS.
+
+The event has the shape of the DRS user guide's sample (``detail.state``
+RECOVERY_LAUNCH_SUCCEEDED | RECOVERY_LAUNCH_FAILED, ``detail.job-id``, ``detail.is-drill``, the
+source server ARN in ``resources``, ``time`` the launch's end). EventBridge delivery is best effort:
+``delay`` holds each event back that many seconds and ``loss_rate`` drops that share of them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from . import moto_bridge
+from .ids import ACCOUNT_ID, arn
+
+if TYPE_CHECKING:
+    from .jobs import Job, ServerRun
+    from .state import DrsState
+
+SOURCE = "aws.drs"
+DETAIL_TYPE = "DRS Source Server Launch Result"
+KEEP_DELIVERIES = 20_000  # the most recent deliveries kept for inspection (benchmarks)
+
+
+def launch_result_detail(job: Job, run: ServerRun) -> dict[str, str]:
+    state = "RECOVERY_LAUNCH_SUCCEEDED" if run.outcome == "LAUNCHED" else "RECOVERY_LAUNCH_FAILED"
+    return {"state": state, "job-id": job.job_id, "is-drill": "TRUE" if job.is_drill else "FALSE"}
+
+
+class LaunchEventPublisher:
+    """A thread that publishes each LAUNCH job's per-server results when they are due."""
+
+    def __init__(self, drs: DrsState, seed: int = 0):
+        self.drs = drs
+        self.delay, self.loss_rate = 0.0, 0.0
+        self.rng = random.Random(f"events/{seed}")
+        self._due: list[tuple[float, int, str, Job, ServerRun]] = []   # (when, seq, "end"|"deliver", ...)
+        self._seq = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.published = self.lost = 0
+        self.deliveries: deque[dict] = deque(maxlen=KEEP_DELIVERIES)
+
+    def configure(self, delay: float | None = None, loss_rate: float | None = None) -> None:
+        if delay is not None:
+            if delay < 0:
+                raise ValueError("delay must be >= 0")
+            self.delay = delay
+        if loss_rate is not None:
+            if not 0 <= loss_rate <= 1:
+                raise ValueError("loss_rate must be within 0..1")
+            self.loss_rate = loss_rate
+
+    def job_started(self, job: Job) -> None:
+        if job.type != "LAUNCH":
+            return  # DRS announces launch results only
+        with self._wake:
+            for run in job.servers:
+                heapq.heappush(self._due, (run.end, next(self._seq), "end", job, run))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="drs-sim-launch-events", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def reset(self) -> None:
+        with self._wake:
+            self._due.clear()
+            self.deliveries.clear()
+            self.published = self.lost = 0
+            self.delay, self.loss_rate = 0.0, 0.0
+
+    def describe(self) -> dict:
+        with self._wake:
+            return {"delay": self.delay, "loss_rate": self.loss_rate, "published": self.published,
+                    "lost": self.lost, "pending": len(self._due), "deliveries": list(self.deliveries)}
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.time():
+                    self._wake.wait(timeout=None if not self._due else max(0.0, self._due[0][0] - time.time()))
+                _, _, kind, job, run = heapq.heappop(self._due)
+                if kind == "end":
+                    if self.rng.random() < self.loss_rate:
+                        self.lost += 1
+                        continue
+                    heapq.heappush(self._due, (run.end + self.delay, next(self._seq), "deliver", job, run))
+                    continue
+            self._deliver(job, run)
+
+    def _deliver(self, job: Job, run: ServerRun) -> None:
+        self.drs.advance(job.region)  # the recovery instance exists before DRS says it launched
+        moto_bridge.put_event(job.region, SOURCE, DETAIL_TYPE, launch_result_detail(job, run),
+                              [arn(job.region, "source-server", run.source_server_id)], run.end)
+        with self._wake:
+            self.published += 1
+            self.deliveries.append({"job_id": job.job_id, "source_server_id": run.source_server_id,
+                                    "outcome": run.outcome, "ended_at": run.end, "delivered_at": time.time(),
+                                    "account": ACCOUNT_ID})
