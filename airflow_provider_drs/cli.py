@@ -251,6 +251,43 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_setup_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queue-name", default="drs-launch-results", help="SQS queue name (default drs-launch-results)")
+    parser.add_argument("--rule-name", default="drs-launch-results", help="EventBridge rule name (default drs-launch-results)")
+    parser.add_argument("--apply", action="store_true",
+                        help="create (or update) the stack instead of printing the template")
+    parser.add_argument("--stack-name", default="drs-launch-results", help="with --apply: the CloudFormation stack name")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--conn", metavar="ID", help="with --apply: the Airflow AWS connection (default aws_default)")
+    where.add_argument("--endpoint", metavar="URL",
+                       help="with --apply: an AWS endpoint, e.g. drs-sim's (credentials from the default AWS chain)")
+    parser.add_argument("--region", help="with --apply: the region of the DRS servers (default: the connection's)")
+
+
+def _events_setup(args: argparse.Namespace) -> int:
+    _quiet_aws_logs()
+    from airflow_provider_drs.hooks.drs_events import deploy_events_setup, events_setup_template
+
+    template = events_setup_template(args.queue_name, args.rule_name)
+    if not args.apply:
+        print(json.dumps(template, indent=2))
+        return 0
+    conn = args.conn or "aws_default"
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it
+        conn = None
+    try:
+        status, outputs = deploy_events_setup(args.stack_name, template, conn, args.region)
+    except Exception as exc:  # botocore's errors and waiter failures: say what failed and stop
+        print(f"drs-plan events-setup: stack {args.stack_name} failed: {exc}", file=sys.stderr)
+        return 1
+    queue_url = outputs.get("QueueUrl", "")
+    print(f"stack {args.stack_name}: {status}\nqueue: {queue_url}\n\nTell Airflow (every scheduler, dag-processor "
+          f"and triggerer):\n  [drs]\n  events_queue_url = {queue_url}\nor AIRFLOW__DRS__EVENTS_QUEUE_URL={queue_url}, "
+          "or a plan's events_queue.")
+    return 0
+
+
 COMMANDS: list[Command] = [
     Command("validate", "check plans; print every error as FILE:LINE: path: message", _validate_args, _validate),
     Command("graph", "print a plan's wave graph (Mermaid, or an indented tree)", _graph_args, _graph),
@@ -260,6 +297,8 @@ COMMANDS: list[Command] = [
             _history_args, _history),
     Command("check", "is a plan ready to run? servers, replication, RPO, active jobs, documents, topic; exit 1 "
             "listing every problem", _check_args, _check),
+    Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
+            "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
 ]
 
 

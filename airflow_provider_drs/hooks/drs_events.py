@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.cloud_formation import CloudFormationHook
 from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
 EVENT_SOURCE = "aws.drs"
@@ -179,3 +180,29 @@ def events_setup_template(queue_name: str = "drs-launch-results", rule_name: str
             "QueueArn": {"Value": {"Fn::GetAtt": ["LaunchResultsQueue", "Arn"]}},
         },
     }
+
+
+def deploy_events_setup(stack_name: str, template: dict, aws_conn_id: str | None,
+                        region_name: str | None) -> tuple[str, dict[str, str]]:
+    """Create the stack, or update it when it exists; wait for it. Returns (status, outputs)."""
+    client = CloudFormationHook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
+    body = json.dumps(template)
+    try:
+        client.describe_stacks(StackName=stack_name)
+        exists = True
+    except client.exceptions.ClientError as error:
+        if "does not exist" not in str(error):
+            raise
+        exists = False
+    if not exists:
+        client.create_stack(StackName=stack_name, TemplateBody=body)
+        client.get_waiter("stack_create_complete").wait(StackName=stack_name)
+    else:
+        try:
+            client.update_stack(StackName=stack_name, TemplateBody=body)
+            client.get_waiter("stack_update_complete").wait(StackName=stack_name)
+        except client.exceptions.ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+    stack = client.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return stack["StackStatus"], {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -245,3 +245,33 @@ def test_hand_written_start_sensor_cleanup_dag(airflow_sim):
     assert ec2_states == {"terminated"}
     assert airflow_sim.control.calls()["StartRecovery"] == 1
     assert airflow_sim.control.calls()["TerminateRecoveryInstances"] == 1
+
+
+def test_a_drill_whose_waits_listen_to_drs_events_ends_each_wave_on_them(airflow_sim):
+    """The three waves' launch waits end on DRS's launch-result events (the events queue of
+    event_plans/evented.yaml): each reads DescribeJobs once, to learn its job's servers, and every
+    launch time in the report is the event's."""
+    import boto3
+
+    from airflow_provider_drs.hooks.drs_events import events_setup_template
+    from airflow_provider_drs.version_compat import dag_bag
+
+    cfn = boto3.client("cloudformation", endpoint_url=airflow_sim.endpoint_url, region_name="us-east-1")
+    cfn.create_stack(StackName="drs-events", TemplateBody=json.dumps(events_setup_template()))
+    airflow_sim.control.set_time_scale(0.5)  # launches of about 2.5 s: each wait starts before they end
+    bag = dag_bag(str(Path(__file__).parent / "dags"))
+    assert bag.import_errors == {}
+    dag = bag.dags["drs_evented_drill"]
+    assert dag.task_dict["web.wait_for_launch"].events_queue_url.endswith("/123456789012/drs-launch-results")
+    before = airflow_sim.control.calls()
+    dag_run = dag.test()
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
+    calls = Counter(airflow_sim.control.calls()) - Counter(before)
+    report = read_report(dag_run)
+    servers = [s for wave in report["waves"] for s in wave["servers"]]
+    assert len(servers) == 4 and {s["launched_at_source"] for s in servers} == {"event"}
+    assert calls["sqs:DeleteMessageBatch"] >= 1
+    # Polling at this suite's 0.2 s would read each job about 12 times while it launches (36 for the
+    # three waves) on top of the reads of the start and cleanup tasks; events leave those alone.
+    polling_alone = 3 * 2.5 / 0.2
+    assert calls["DescribeJobs"] < polling_alone, dict(calls)

@@ -166,3 +166,27 @@ def test_two_triggerers_sharing_one_queue_each_end_every_wait_on_events(sim, que
         (job,) = event["jobs"].values()
         assert job["settled_by"] == "events"
     wait_until(lambda: queue_depth(sim, queue_url) == 0 or None, timeout=10, what="queue drained")
+
+
+def test_events_setup_prints_the_template_and_applies_it_idempotently(sim, monkeypatch, capsys):
+    from airflow_provider_drs.cli import main
+
+    assert main(["events-setup", "--queue-name", "dr-events"]) == 0
+    template = json.loads(capsys.readouterr().out)
+    resources = template["Resources"]
+    assert {r["Type"] for r in resources.values()} == {"AWS::SQS::Queue", "AWS::Events::Rule", "AWS::SQS::QueuePolicy"}
+    assert resources["LaunchResultsRule"]["Properties"]["EventPattern"] == {
+        "source": ["aws.drs"], "detail-type": ["DRS Source Server Launch Result"]}
+    statement = resources["LaunchResultsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sim.endpoint_url)  # restored after the test
+    for _ in range(2):  # a second apply changes nothing and still succeeds
+        assert main(["events-setup", "--apply", "--endpoint", sim.endpoint_url, "--region", "us-east-1"]) == 0
+        out = capsys.readouterr().out
+        assert "events_queue_url = " in out
+    queue_url = out.split("events_queue_url = ", 1)[1].split()[0]
+    sim.control.set_time_scale(SLOW)
+    job_id = start([DB])
+    event = run_trigger(DrsJobTrigger(job_ids=[job_id], events_queue_url=queue_url, **EVENTS_ONLY))
+    assert event["jobs"][job_id]["settled_by"] == "events"
