@@ -29,7 +29,7 @@ def action_task(action: Action, task_id: str, plan_conn: Mapping[str, Any],
     if action.kind == "ssm_automation":
         return PlanSsmAutomationOperator(
             task_id=task_id, document_name=spec.document, parameters=dict(spec.parameters),
-            server_waves=server_waves, deferrable=True, poll_interval=poll_interval, **plan_conn,
+            server_waves=server_waves, deferrable=True, waiter_delay=poll_interval, **plan_conn,
         )
     kwargs: dict[str, Any] = {"Parameters": dict(spec.parameters)}
     if spec.instance_ids:

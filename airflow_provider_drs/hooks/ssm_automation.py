@@ -183,7 +183,7 @@ class ExecutionWatch:
 
     def still_running(self, poll_interval: float) -> str:
         return (f"SSM Automation {self.execution_id} is still {self.status or 'unreadable'} after "
-                f"{self.max_attempts} polls {poll_interval:g}s apart; it was left running. Raise max_attempts, "
+                f"{self.max_attempts} polls {poll_interval:g}s apart; it was left running. Raise waiter_max_attempts, "
                 f"or stop it with `aws ssm stop-automation-execution --automation-execution-id {self.execution_id}`.")
 
 

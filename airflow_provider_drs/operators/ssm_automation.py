@@ -6,10 +6,12 @@ For SSM *Run Command* use the Amazon provider's
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -46,9 +48,10 @@ class SsmStartAutomationOperator(AwsBaseOperator[SsmAutomationHook]):
         task returns right after the start, with the execution's current status.
     :param deferrable: wait in the triggerer instead of a worker slot (default: the
         ``[operators] default_deferrable`` setting).
-    :param poll_interval: seconds between status polls (default 5).
-    :param max_attempts: polls before giving up (default 720, one hour at 5 s). The execution is
-        then left running and the task fails.
+    :param waiter_delay: seconds between status polls (default 5). The Amazon provider's name,
+        as on its SSM Run Command operator; ``poll_interval`` is the deprecated spelling.
+    :param waiter_max_attempts: polls before giving up (default 720, one hour at 5 s). The execution
+        is then left running and the task fails. ``max_attempts`` is the deprecated spelling.
     :param max_transient_errors: throttling/5xx/connection errors tolerated in a row while
         polling, on top of botocore's own retries (default 5).
     :param aws_conn_id: the Airflow connection used for AWS credentials.
@@ -71,20 +74,28 @@ class SsmStartAutomationOperator(AwsBaseOperator[SsmAutomationHook]):
         automation_kwargs: dict[str, Any] | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 5,
-        max_attempts: int = 720,
+        waiter_delay: float = 5,
+        waiter_max_attempts: int = 720,
         max_transient_errors: int = 5,
+        poll_interval: float | None = None,
+        max_attempts: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if poll_interval is not None or max_attempts is not None:
+            warnings.warn("SsmStartAutomationOperator: poll_interval and max_attempts are now waiter_delay and "
+                          "waiter_max_attempts (the Amazon provider's names)", AirflowProviderDeprecationWarning,
+                          stacklevel=2)
+            waiter_delay = waiter_delay if poll_interval is None else poll_interval
+            waiter_max_attempts = waiter_max_attempts if max_attempts is None else max_attempts
         self.document_name = document_name
         self.parameters = parameters
         self.document_version = document_version
         self.automation_kwargs = automation_kwargs or {}
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.max_attempts = max_attempts
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
         self.max_transient_errors = max_transient_errors
         self.execution_id: str | None = None
 
@@ -107,27 +118,27 @@ class SsmStartAutomationOperator(AwsBaseOperator[SsmAutomationHook]):
 
         if self.deferrable:
             self.log.info(
-                "ssm.automation execution_id=%s document=%s status=deferring poll_interval=%s",
+                "ssm.automation execution_id=%s document=%s status=deferring waiter_delay=%s",
                 execution_id,
                 self.document_name,
-                self.poll_interval,
+                self.waiter_delay,
             )
             self.defer(
                 trigger=SsmAutomationTrigger(
                     execution_id=execution_id,
-                    poll_interval=self.poll_interval,
-                    max_attempts=self.max_attempts,
+                    poll_interval=self.waiter_delay,
+                    max_attempts=self.waiter_max_attempts,
                     max_transient_errors=self.max_transient_errors,
                     **SsmAutomationTrigger.connection_of(self),
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.poll_interval * self.max_attempts) + _DEFER_TIMEOUT_SLACK,
+                timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts) + _DEFER_TIMEOUT_SLACK,
             )
 
         execution = self.hook.wait_for_automation_execution(
             execution_id,
-            poll_interval=self.poll_interval,
-            max_attempts=self.max_attempts,
+            poll_interval=self.waiter_delay,
+            max_attempts=self.waiter_max_attempts,
             max_transient_errors=self.max_transient_errors,
         )
         return self._result(automation_event(execution, execution_id=execution_id))

@@ -28,7 +28,7 @@ def _operator(**kwargs) -> SsmStartAutomationOperator:
         "document_name": DOCUMENT,
         "parameters": {"InstanceId": "i-0123456789abcdef0"},
         "aws_conn_id": "aws_test",
-        "poll_interval": 0,
+        "waiter_delay": 0,
         "deferrable": False,
     }
     return SsmStartAutomationOperator(**{**defaults, **kwargs})
@@ -70,7 +70,15 @@ def test_init_and_template_fields():
         "document_name", "parameters", "document_version",
     }  # fmt: skip
     assert op.wait_for_completion is True
-    assert (op.poll_interval, op.max_attempts, op.max_transient_errors) == (0, 720, 5)
+    assert (op.waiter_delay, op.waiter_max_attempts, op.max_transient_errors) == (0, 720, 5)
+
+
+def test_the_old_polling_names_still_work_with_a_deprecation_warning():
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="waiter_delay and waiter_max_attempts"):
+        op = _operator(poll_interval=3, max_attempts=12)
+    assert (op.waiter_delay, op.waiter_max_attempts) == (3, 12)
 
 
 def test_document_and_parameters_are_rendered():
@@ -138,8 +146,8 @@ def test_execute_without_waiting_returns_the_current_status():
 def test_execute_deferrable_defers_to_a_fully_configured_trigger():
     op = _operator(
         deferrable=True,
-        poll_interval=7,
-        max_attempts=10,
+        waiter_delay=7,
+        waiter_max_attempts=10,
         region_name="us-east-1",
         verify=False,
         botocore_config={"read_timeout": 9},
