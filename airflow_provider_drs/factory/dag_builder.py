@@ -69,7 +69,7 @@ def build_dags(plan: Plan) -> list[DAG]:
 def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
     graph = graph or WaveGraph(plan)
     conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
-    poll = polling()
+    poll, listen = polling(), events(plan)
     server_waves = {server: wave.name for wave in plan.waves for server in wave.static_servers(plan)}
     drill = mode == "drill"
     with DAG(
@@ -106,7 +106,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)
 
-        groups = {name: _wave_group(plan, name, drill, conn, poll, server_waves) for name in graph.order}
+        groups = {name: _wave_group(plan, name, drill, conn, poll, listen, server_waves) for name in graph.order}
         for name, (group_start, group_end) in groups.items():
             wave = plan.wave(name)
             if not wave.depends_on:
@@ -188,7 +188,7 @@ def _approval_body(plan: Plan, graph: WaveGraph) -> str:
 
 
 def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: dict[str, float],
-                server_waves: dict[str, str]) -> tuple[Any, Any]:
+                listen: dict[str, Any], server_waves: dict[str, str]) -> tuple[Any, Any]:
     """Build one wave's TaskGroup; return its first and last task."""
     wave = plan.wave(name)
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
@@ -201,7 +201,7 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
         )
         wait = DrsJobSensor(
             task_id=WAIT_FOR_LAUNCH, job_id=f"{{{{ ti.xcom_pull(task_ids='{in_wave(name, START_RECOVERY)}') }}}}",
-            optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **events(plan), **conn,
+            optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **listen, **conn,
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
                 for i, a in enumerate(wave.post, 1)]

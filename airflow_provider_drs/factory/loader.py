@@ -10,7 +10,10 @@ PlanImportError with the validator's messages (FILE:LINE: field: message) of tho
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,20 @@ def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
     return Path(dag_file).resolve().parent / "plans" if dag_file else Path("plans")
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Building thousands of operators is one bulk allocation of objects that all stay alive: the
+    cyclic collector would scan the growing heap again and again for nothing (about a fifth of the
+    build time). Paused for the build only; anything cyclic left over is collected afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_plan_dags(dag_file: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
                    folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Build the DAGs of every valid plan under the folder; raise PlanImportError for the rest.
@@ -53,11 +70,12 @@ def load_plan_dags(dag_file: str | os.PathLike[str] | None = None, namespace: di
     :param namespace: where to put the DAGs (``globals()`` of the dags file); without one, any
         invalid plan raises PlanImportError (and Airflow would then load none of them).
     """
-    catalogue = load_catalogue(Path(folder) if folder else plans_folder(dag_file))
-    dags: dict[str, Any] = {}
-    for plan in catalogue.plans.values():
-        for dag in build_dags(plan):
-            dags[dag.dag_id] = dag
+    with no_cyclic_gc():
+        catalogue = load_catalogue(Path(folder) if folder else plans_folder(dag_file))
+        dags: dict[str, Any] = {}
+        for plan in catalogue.plans.values():
+            for dag in build_dags(plan):
+                dags[dag.dag_id] = dag
     if catalogue.errors:
         by_file = catalogue.errors_by_file()
         details = "\n".join(f"{error}" for errors in by_file.values() for error in errors)

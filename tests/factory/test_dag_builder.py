@@ -141,3 +141,17 @@ def test_an_events_queue_that_is_not_a_queue_url_names_its_line(tmp_path):
         plan_with(tmp_path, BASE.replace("rto_minutes: 20", "rto_minutes: 20\nevents_queue: drs-launch-results"))
     assert "p.yaml:6" in str(raised.value) and "events_queue" in str(raised.value)
     assert "not an SQS queue URL" in str(raised.value)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_building_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled):
+    import gc
+
+    (tmp_path / "p.yaml").write_text(BASE)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert set(load_plan_dags(folder=tmp_path)) == {"drs_lab_drill", "drs_lab_recovery"}
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
