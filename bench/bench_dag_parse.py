@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_plans import plan_yaml  # noqa: E402
+from bench_plans import plan_yaml, size_arguments  # noqa: E402
 
 SHAPES = "shapes.pickle"  # beside the plans: not a .yaml file, so the catalogue ignores it
 
@@ -84,10 +84,7 @@ def timed_build(side: str, folder: str, shapes_file: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plans", type=int, default=50)
-    parser.add_argument("--waves", type=int, default=20)
-    parser.add_argument("--servers", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
+    size_arguments(parser)
     parser.add_argument("--side", choices=("factory", "hand"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -45,12 +45,17 @@ def plan_yaml(index: int, waves: int, servers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generated estate's size and the number of timed runs (shared with bench_dag_parse)."""
     parser.add_argument("--plans", type=int, default=50)
     parser.add_argument("--waves", type=int, default=20)
     parser.add_argument("--servers", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size_arguments(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         for i in range(args.plans):

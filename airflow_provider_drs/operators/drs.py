@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
@@ -192,9 +193,10 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                            "leftover drill's", job.get("jobID"), error)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        job_id = ((event or {}).get("job_ids") or ["?"])[0]
-        if not event or event.get("status") != "success":
-            raise AirflowException(f"Waiting for DRS job {job_id} failed: {(event or {}).get('message')}")
+        event = validate_execute_complete_event(event)
+        job_id = (event.get("job_ids") or ["?"])[0]
+        if event.get("status") != "success":
+            raise AirflowException(f"Waiting for DRS job {job_id} failed: {event.get('message')}")
         return self._finish(context, job_id, event["results"])
 
     def _finish(self, context: Context, job_id: str, results: dict[str, Any]) -> dict[str, Any]:
@@ -298,8 +300,9 @@ class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[Dr
         return targets
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        if not event or event.get("status") != "success":
-            raise AirflowException(f"Waiting for the TERMINATE jobs failed: {(event or {}).get('message')}")
+        event = validate_execute_complete_event(event)
+        if event.get("status") != "success":
+            raise AirflowException(f"Waiting for the TERMINATE jobs failed: {event.get('message')}")
         self._check_cleanup(event["job_ids"], event["results"])
         return context["ti"].xcom_pull(task_ids=self.task_id, key=TERMINATED) or []
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue
 
@@ -97,9 +98,9 @@ class DrsJobSensor(AwsBaseSensor[DrsHook]):
         return PokeReturnValue(is_done=True, xcom_value=self._finish(context, job_summary(job), results))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event or event.get("status") != "success":
-            message = (event or {}).get("message", "no event")
-            raise AirflowException(f"Waiting for DRS job {self.job_id} failed: {message}")
+        event = validate_execute_complete_event(event)
+        if event.get("status") != "success":
+            raise AirflowException(f"Waiting for DRS job {self.job_id} failed: {event.get('message')}")
         job = (event.get("jobs") or {}).get(self.job_id, {})
         return self._finish(context, {"job_id": self.job_id, **{k: v for k, v in job.items() if k != "results"}},
                             event["results"])

@@ -74,6 +74,11 @@ class TestDrsJobSensor:
         with mock.patch("airflow_provider_drs.sensors.drs.persist_instance_link"):
             assert sensor.execute_complete({}, {"status": "success", "results": results, "job_ids": [JOB]}) == results
 
+    def test_no_event_is_a_trigger_error(self):
+        sensor = DrsJobSensor(task_id="wait", job_id=JOB, aws_conn_id=None, region_name="us-east-1")
+        with pytest.raises(AirflowException, match="event is None"):
+            sensor.execute_complete({}, None)
+
     def test_event_error_fails_with_its_message(self):
         sensor = DrsJobSensor(task_id="wait", job_id=JOB, aws_conn_id=None, region_name="us-east-1")
         with pytest.raises(AirflowException, match="DescribeJobs failed 9 times"):
