@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_drs.hooks.drs_results import job_summary
+from airflow_provider_drs.hooks.drs_results import fold_job, job_summary
 from airflow_provider_drs.hooks.drs_wait import PollingPolicy
 from airflow_provider_drs.hooks.retry import is_transient_error
 from airflow_provider_drs.triggers.base import AwsReadingTrigger
@@ -99,15 +99,18 @@ class DrsJobTrigger(AwsReadingTrigger):
     async def _final_read(self, poller: JobPoller, watched: list) -> dict[str, Any]:
         if poller.client is None:  # the poller's client is gone: read with one of our own
             async with poller.hook.async_client() as client:
-                return {w.job_id: await self._read_job(poller.hook, w, client) for w in watched}
-        return {w.job_id: await self._read_job(poller.hook, w, poller.client) for w in watched}
+                return {w.job_id: await self._read_job(poller, w, client) for w in watched}
+        return {w.job_id: await self._read_job(poller, w, poller.client) for w in watched}
 
-    async def _read_job(self, hook: Any, watched: Any, client: Any) -> dict[str, Any]:
-        """One job's summary and per-server results, retried on transient errors."""
+    async def _read_job(self, poller: JobPoller, watched: Any, client: Any) -> dict[str, Any]:
+        """One job's summary and per-server results: its log, and its servers' recovery instances
+        read together with those of the other waits ending now; retried on transient errors."""
+        servers = [s["sourceServerID"] for s in watched.job.get("participatingServers", [])]
         for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
             try:
-                results = await hook.get_job_results_async(watched.job, watched.observed_launched, client,
-                                                           announced=watched.announced)
+                log_items = await poller.hook.get_job_log_items_async(watched.job_id, client)
+                instances = await poller.recovery_instances(servers) if servers else []
+                results = fold_job(watched.job, log_items, instances, watched.observed_launched, watched.announced)
                 break
             except (ClientError, BotoCoreError, OSError) as error:
                 if attempt == FINAL_READ_ATTEMPTS or not is_transient_error(error):

@@ -35,6 +35,8 @@ from airflow_provider_drs.hooks.retry import is_transient_error
 
 # Job log reads (one call per job) allowed per polling round, across all watched jobs.
 LOG_CHECKS_PER_TICK = 2
+# Waits ending within this long share one DescribeRecoveryInstances call for their final read.
+FINAL_READ_WINDOW = 0.05
 
 
 @dataclass
@@ -89,6 +91,8 @@ class JobPoller:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.consecutive_errors = 0
+        self._instance_requests: list[tuple[set[str], asyncio.Future]] = []
+        self._instance_batch: asyncio.Task | None = None
 
     @classmethod
     def for_hook(cls, hook_params: dict[str, Any]) -> JobPoller:
@@ -131,6 +135,34 @@ class JobPoller:
             watched.finish(settled_by="events")
             self._wakeup.set()
         return True
+
+    async def recovery_instances(self, server_ids: list[str]) -> list[dict[str, Any]]:
+        """The recovery instances of these servers, read in one DescribeRecoveryInstances call with
+        those of every other wait of this poller that ends at about the same time (DescribeJobLogItems
+        takes one job; this call takes up to 200 servers a page)."""
+        future = self.loop.create_future()
+        self._instance_requests.append((set(server_ids), future))
+        if self._instance_batch is None or self._instance_batch.done():
+            self._instance_batch = self.loop.create_task(self._read_instances(), name="drs-final-read")
+        return await future
+
+    async def _read_instances(self) -> None:
+        await asyncio.sleep(FINAL_READ_WINDOW)
+        requests, self._instance_requests = self._instance_requests, []
+        servers = sorted(set().union(*(ids for ids, _ in requests)))
+        try:
+            if self.client is not None:
+                items = await self.hook.describe_recovery_instances_async(None, servers, self.client)
+            else:
+                items = await self.hook.describe_recovery_instances_async(None, servers)
+        except Exception as error:  # each wait decides for itself whether to retry
+            for _, future in requests:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for ids, future in requests:
+            if not future.done():
+                future.set_result([item for item in items if item.get("sourceServerID") in ids])
 
     def reschedule(self) -> None:
         """Bring reads forward after the policies changed (an events queue became unreadable)."""

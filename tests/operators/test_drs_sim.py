@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferr
 
 from airflow_provider_drs.exceptions import DrsNotADrillInstance
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_wait import PollingPolicy, wait_for_jobs
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator, DrsTerminateRecoveryInstancesOperator
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.triggers.drs import DrsJobTrigger
@@ -156,6 +157,22 @@ def test_concurrent_triggers_share_describe_jobs_calls(sim):
     run_together([DrsJobTrigger(job_ids=[j], **FAST) for j in job_ids])
     # Four jobs cost about what one did, not four times as much.
     assert sim.control.calls()["DescribeJobs"] <= 2 * single + 2  # (+2: the four were not started at once)
+
+
+def test_waits_ending_together_share_one_recovery_instances_read(sim):
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+    job_ids = [start([s]) for s in (DB, APP, WEB1, WEB2)]
+    wait_for_jobs(hook, job_ids, PollingPolicy(0.1, 0.1), timeout=30)  # all four ended: one read ends all
+    before = sim.control.calls()
+    events = run_together([DrsJobTrigger(job_ids=[j], **FAST) for j in job_ids])
+    calls = sim.control.calls()
+    assert calls["DescribeJobLogItems"] - before.get("DescribeJobLogItems", 0) == 4  # the API takes one job
+    assert calls["DescribeRecoveryInstances"] - before.get("DescribeRecoveryInstances", 0) == 1
+    for job_id, event in zip(job_ids, events):  # each wait still gets its own server, and only it
+        (server,) = event["results"].values()
+        assert event["status"] == "success" and server["ec2_instance_id"]
+        assert event["jobs"][job_id]["results"].keys() == event["results"].keys()
+    assert len({s for e in events for s in e["results"]}) == 4
 
 
 def test_retried_start_adopts_its_job(sim):
