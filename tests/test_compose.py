@@ -68,6 +68,9 @@ def test_the_native_stack_runs_the_same_commands_and_settings(tmp_path):
             return ports[value]
         if key == "AIRFLOW_CONN_AWS_DEFAULT":
             return compose.secrets()["aws_connection"]
+        if key == "AIRFLOW__DRS__EVENTS_QUEUE_URL":  # none natively; compose takes it from the environment
+            assert value == ""
+            return compose.SECRETS["events_queue_url"]
         if key in ("DRS_SIM_TIME_SCALE", "DRS_SIM_INVENTORY"):
             return COMPOSE.sim_time_scale if key == "DRS_SIM_TIME_SCALE" else COMPOSE.sim_inventory
         for native_value, compose_value in sorted(to_compose.items(), key=lambda kv: -len(kv[0])):

@@ -30,6 +30,8 @@ HEADER = """\
 #                        DRS_AWS_CONNECTION=aws://?region_name=us-east-1  (credentials of the host role)
 #   AIRFLOW_JWT_SECRET, AIRFLOW_API_SECRET_KEY   set both for anything but a local trial
 #   DRS_SIM_TIME_SCALE, DRS_SIM_INVENTORY        drs-sim's pace and estate
+#   DRS_EVENTS_QUEUE_URL the SQS queue of DRS's launch-result events (drs-plan events-setup --apply);
+#                        default: none, launch waits poll
 """
 
 IMAGE = "airflow-provider-drs:local"
@@ -37,6 +39,7 @@ SECRETS = {
     "jwt_secret": "${AIRFLOW_JWT_SECRET:-local-trial-jwt-secret-change-me}",
     "api_secret_key": "${AIRFLOW_API_SECRET_KEY:-local-trial-secret-key-change-me}",
     "aws_connection": "${DRS_AWS_CONNECTION:-%s}",
+    "events_queue_url": "${DRS_EVENTS_QUEUE_URL:-}",
 }
 VOLUMES = ["./dags:/opt/airflow/dags", "airflow-logs:/opt/airflow/logs", "drs-reports:/opt/airflow/drs_reports"]
 HEALTH_TIMING = {"interval": "10s", "timeout": "10s", "retries": 5, "start_period": "30s"}

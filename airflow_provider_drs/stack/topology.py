@@ -84,7 +84,8 @@ def aws_connection(sim_url: str) -> str:
 def airflow_env(ep: Endpoints, secrets: Mapping[str, str]) -> dict[str, str]:
     """The environment every Airflow service shares.
 
-    :param secrets: ``jwt_secret`` and ``api_secret_key`` (compose: ``${VAR}`` references).
+    :param secrets: ``jwt_secret`` and ``api_secret_key``, optionally ``aws_connection`` and
+        ``events_queue_url`` (compose: ``${VAR}`` references).
     """
     db = f"postgresql+psycopg2://airflow:airflow@{ep.postgres}/airflow"
     return {
@@ -100,6 +101,8 @@ def airflow_env(ep: Endpoints, secrets: Mapping[str, str]) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(ep.port("airflow-scheduler", 8974)),
         "AIRFLOW_CONN_AWS_DEFAULT": secrets.get("aws_connection") or aws_connection(ep.sim),
         **SETTINGS,
+        # DRS's launch-result events (drs-plan events-setup); empty: launch waits poll.
+        "AIRFLOW__DRS__EVENTS_QUEUE_URL": secrets.get("events_queue_url", ""),
     }
 
 
