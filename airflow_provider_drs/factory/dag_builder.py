@@ -33,6 +33,7 @@ from airflow_provider_drs.operators.report import PlanReportOperator, verdict
 from airflow_provider_drs.plan_tasks import (
     APPROVE, BEGIN, CLEANUP, NOTIFY, PREFLIGHT, REPORT, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
+from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.version_compat import (
@@ -54,11 +55,16 @@ def polling() -> dict[str, float]:
 
 def events(plan: Plan) -> dict[str, Any]:
     """Where a plan's launch waits hear DRS's launch-result events: the plan's events_queue, else
-    ``[drs] events_queue_url``; none means polling only."""
-    return {
-        "events_queue_url": plan.events_queue or conf.get("drs", "events_queue_url", fallback="") or None,
-        "events_poll_interval": conf.getfloat("drs", "events_poll_interval", fallback=60.0),
-    }
+    ``[drs] events_queue_url``; none means polling only. A setting that is not a queue URL is
+    ignored, saying so: events only speed waits up, polling alone is always correct."""
+    queue_url = plan.events_queue or conf.get("drs", "events_queue_url", fallback="").strip() or None
+    if queue_url and not SQS_QUEUE_URL.match(queue_url):
+        _warn_once(f"drs.events_queue_url_invalid value={queue_url!r}: not an SQS queue URL "
+                   "(https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE); launch waits poll. Set [drs] events_queue_url "
+                   "to the QueueUrl that drs-plan events-setup --apply prints.")
+        queue_url = None
+    return {"events_queue_url": queue_url,
+            "events_poll_interval": conf.getfloat("drs", "events_poll_interval", fallback=60.0)}
 
 
 def build_dags(plan: Plan) -> list[DAG]:
@@ -163,6 +169,11 @@ def rto_deadline(plan: Plan, mode: str, conn: dict[str, Any]) -> Any:
             "plan_name": plan.name, "mode": mode, "rto_minutes": plan.rto_minutes,
             "topic_arn": plan.notifications.sns_topic_arn, **conn}),
         **({"name": f"RTO {plan.rto_minutes} min"} if DEADLINE_ALERTS_HAVE_NAMES else {}))
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 @functools.cache

@@ -13,6 +13,7 @@ that creates the rule, the queue and its policy (``drs-plan events-setup``).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -94,12 +95,23 @@ def _queued_event(message: dict[str, Any]) -> QueuedEvent:
     )
 
 
+_AWS_QUEUE_HOST = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+def queue_region(queue_url: str) -> str | None:
+    """The region an AWS queue URL names (https://sqs.REGION.amazonaws.com/...), else None."""
+    match = _AWS_QUEUE_HOST.match(queue_url)
+    return match.group(1) if match else None
+
+
 class LaunchEventQueue:
-    """The SQS queue of launch results, read through the Amazon provider's SqsHook (async client)."""
+    """The SQS queue of launch results, read through the Amazon provider's SqsHook (async client),
+    in the queue's own region when its URL names one (the DRS connection may be elsewhere)."""
 
     def __init__(self, queue_url: str, **hook_params: Any):
         self.queue_url = queue_url
-        self.hook = SqsHook(**hook_params)
+        region = queue_region(queue_url)
+        self.hook = SqsHook(**{**hook_params, **({"region_name": region} if region else {})})
 
     @asynccontextmanager
     async def async_client(self) -> AsyncIterator[Any]:

@@ -20,6 +20,7 @@ MAX_SERVERS_PER_JOB = 100  # DRS quota L-B827C881 (the API allows 200); one Star
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"  # also a valid Airflow TaskGroup id / DAG id part
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 SNS_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+SQS_QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[\w-]{1,80}$")  # scheme://host/ACCOUNT/QUEUE
 ACTION_KINDS = ("ssm_automation", "ssm_command", "approval")
 
 ServerId = Annotated[str, StringConstraints(pattern=SERVER_ID_PATTERN)]
@@ -229,7 +230,7 @@ class PlanSettings(_Model):
     @field_validator("events_queue")
     @classmethod
     def _queue_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+/\d{12}/[\w-]{1,80}$", value):
+        if value is not None and not SQS_QUEUE_URL.match(value):
             raise rule_error(f"'{value}' is not an SQS queue URL",
                              "write https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE (the QueueUrl output of "
                              "drs-plan events-setup)")

@@ -10,7 +10,9 @@ to one receiver, so a message is:
   nobody watches does not spin;
 - deleted once UNCLAIMED_EVENT_SECONDS old, claimed or not: every triggerer has had its chance,
   and a wait that starts later reads its job with DescribeJobs first, so nothing piles up and
-  nothing is missed. Events that are not launch results are deleted at once.
+  nothing is missed.
+A message that is not a DRS launch result is never deleted (it is someone else's: the queue should
+be dedicated, and a warning says so once); it is handed back after MAX_HAND_BACK_SECONDS.
 Events only speed waits up: if the queue cannot be read, the waits poll as they do without one,
 and go back to events once it can.
 """
@@ -55,7 +57,7 @@ class LaunchEventReceiver:
         self.holders: dict[int, tuple[PollingPolicy, float | None]] = {}
         self._task: asyncio.Task | None = None
         self.healthy = True
-        self.received = self.consumed = self.handed_back = self.dropped = 0
+        self.received = self.consumed = self.handed_back = self.dropped = self.foreign_seen = 0
 
     @classmethod
     def for_queue(cls, queue_url: str, hook_params: dict[str, Any]) -> LaunchEventReceiver:
@@ -107,9 +109,12 @@ class LaunchEventReceiver:
         pollers = JobPoller.of_loop(self.loop)
         consumed, handed_back, dropped = [], [], []
         for event in events:
-            if event.result is not None and any(p.on_launch_result(event.result) for p in pollers):
+            if event.result is None:
+                self._warn_foreign(event)
+                handed_back.append((event, MAX_HAND_BACK_SECONDS))
+            elif any(p.on_launch_result(event.result) for p in pollers):
                 consumed.append(event)
-            elif event.result is None or event.age() >= UNCLAIMED_EVENT_SECONDS:
+            elif event.age() >= UNCLAIMED_EVENT_SECONDS:
                 dropped.append(event)
             else:
                 handed_back.append((event, hand_back_delay(event)))
@@ -122,6 +127,13 @@ class LaunchEventReceiver:
         self.dropped += len(dropped)
         if handed_back and not consumed:
             await asyncio.sleep(YIELD_SECONDS)
+
+    def _warn_foreign(self, event: QueuedEvent) -> None:
+        if not self.foreign_seen:
+            log.warning("drs.events queue=%s holds messages that are not DRS launch results (message %s): they "
+                        "are left alone; give the events rule a queue of its own (drs-plan events-setup)",
+                        self.queue.queue_url, event.message_id)
+        self.foreign_seen += 1
 
     def _set_healthy(self, healthy: bool, error: BaseException | None = None) -> None:
         if healthy == self.healthy:

@@ -134,6 +134,14 @@ def test_launch_waits_listen_to_the_configured_events_queue_and_a_plan_may_name_
     assert drill.task_dict["right.wait_for_launch"].events_queue_url == own
 
 
+def test_a_configured_events_queue_that_is_not_a_url_is_ignored_saying_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", "drs-launch-results")
+    with caplog.at_level("WARNING"):
+        drill, _ = build_dags(plan_with(tmp_path, BASE))
+    assert drill.task_dict["first.wait_for_launch"].events_queue_url is None  # polling: always correct
+    assert "drs.events_queue_url_invalid value='drs-launch-results'" in caplog.text
+
+
 def test_an_events_queue_that_is_not_a_queue_url_names_its_line(tmp_path):
     from airflow_provider_drs.plans import PlanValidationError
 

@@ -190,3 +190,22 @@ def test_events_setup_prints_the_template_and_applies_it_idempotently(sim, monke
     job_id = start([DB])
     event = run_trigger(DrsJobTrigger(job_ids=[job_id], events_queue_url=queue_url, **EVENTS_ONLY))
     assert event["jobs"][job_id]["settled_by"] == "events"
+
+
+def test_a_message_that_is_not_a_launch_result_is_left_alone(sim, queue_url):
+    client(sim, "sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"hello": "another app's"}))
+    job_id = start([DB])
+    event = run_trigger(DrsJobTrigger(job_ids=[job_id], events_queue_url=queue_url, **EVENTS_ONLY))
+    assert event["jobs"][job_id]["settled_by"] == "events"
+    assert queue_depth(sim, queue_url) == 1  # handed back, never deleted
+
+
+def test_the_queue_is_read_in_the_region_its_url_names():
+    from airflow_provider_drs.hooks.drs_events import LaunchEventQueue, queue_region
+
+    assert queue_region("https://sqs.eu-west-1.amazonaws.com/111122223333/q") == "eu-west-1"
+    assert queue_region("https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q") == "cn-north-1"
+    assert queue_region("http://127.0.0.1:4566/123456789012/q") is None
+    queue = LaunchEventQueue("https://sqs.eu-west-1.amazonaws.com/111122223333/q", aws_conn_id=None,
+                             region_name="us-east-1")
+    assert queue.hook.region_name == "eu-west-1"
