@@ -15,12 +15,14 @@ NOTIFY = "notify"
 VERDICT = "verdict"
 START_RECOVERY = "start_recovery"
 WAIT_FOR_LAUNCH = "wait_for_launch"
+CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
 
 # XCom keys (the return value of a task is its default XCom, read without a key).
 JOB_ID = "job_id"  # start_recovery: the DRS job id, pushed the moment it is known
 JOB = "job"  # wait_for_launch: the job's summary
 RESULTS = "results"  # wait_for_launch: per-server results, pushed before they are judged
 TERMINATED = "terminated"  # cleanup and terminate tasks: the drill instances terminated
+LEFTOVERS = "leftovers"  # the cleanup DAG: every live instance of the plan's servers, kept or terminated, and why
 SERVERS = "servers"  # preflight: what DRS said of each server
 READINESS = "readiness"  # preflight: the readiness findings
 REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces

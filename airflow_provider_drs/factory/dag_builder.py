@@ -67,11 +67,6 @@ def events(plan: Plan) -> dict[str, Any]:
             "events_poll_interval": conf.getfloat("drs", "events_poll_interval", fallback=60.0)}
 
 
-def build_dags(plan: Plan) -> list[DAG]:
-    graph = WaveGraph(plan)
-    return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph)]
-
-
 def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
     graph = graph or WaveGraph(plan)
     conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}

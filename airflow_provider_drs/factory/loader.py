@@ -21,8 +21,9 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import DAG
 
 from airflow_provider_drs.exceptions import DrsProviderError
-from airflow_provider_drs.factory.dag_builder import build_dags
-from airflow_provider_drs.plans import load_catalogue
+from airflow_provider_drs.factory.cleanup_dag import build_cleanup_dag
+from airflow_provider_drs.factory.dag_builder import build_dag
+from airflow_provider_drs.plans import Plan, WaveGraph, load_catalogue
 
 
 class PlanImportError(DrsProviderError):
@@ -46,6 +47,12 @@ def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
     if configured:
         return Path(configured)
     return Path(dag_file).resolve().parent / "plans" if dag_file else Path("plans")
+
+
+def build_dags(plan: Plan) -> list[DAG]:
+    """A plan's DAGs: its drill, its recovery, and the cleanup of what dead drill runs left."""
+    graph = WaveGraph(plan)
+    return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph), build_cleanup_dag(plan)]
 
 
 @contextmanager

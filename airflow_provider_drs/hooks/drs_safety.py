@@ -202,3 +202,46 @@ def assess_drill(found: Sequence[Holding], own: RunRef, run_state: Callable[[Run
 def replaced_by_recovery(found: Sequence[Holding], own: RunRef | None = None) -> list[Holding]:
     """The live recovery instances (drill or not) that a recovery of these servers replaces."""
     return [h for h in found if h.is_instance and (own is None or h.owner != own)]
+
+
+@dataclass
+class LeftoverSweep:
+    """What a plan's cleanup DAG does with the live instances of its servers: ``terminate`` (drill
+    instances whose run is over) and ``kept``, each with the reason."""
+
+    terminate: list[tuple[Holding, str]] = field(default_factory=list)
+    kept: list[tuple[Holding, str]] = field(default_factory=list)
+
+
+def sweep_leftover_drills(found: Sequence[Holding], own_drill_dag_id: str,
+                          run_state: Callable[[RunRef], str | None], force: bool = False) -> LeftoverSweep:
+    """The drill instances left behind by runs that are over, among ``found`` (``holdings``).
+
+    A drill instance is a leftover when the run that launched it is finished, or is unknown to this
+    Airflow while it was a run of this plan's own drill DAG (the run was deleted). Launched outside
+    this provider, or by an unknown run of another DAG, it is cleared only with ``force``. A drill
+    instance of a run still going is its run's to clean; a real recovery instance is never touched.
+    """
+    sweep = LeftoverSweep()
+    for holding in found:
+        if not holding.is_instance:
+            continue  # a launch in progress: nothing to terminate yet
+        if not holding.is_drill:
+            sweep.kept.append((holding, "a real recovery instance: never touched by a cleanup"))
+            continue
+        state = run_state(holding.owner) if holding.owner else None
+        if state in FINISHED_RUN_STATES:
+            sweep.terminate.append((holding, f"its drill run is over ({state})"))
+        elif holding.owner is not None and state is None and holding.owner.dag_id == own_drill_dag_id:
+            sweep.terminate.append((holding, "its drill run is no longer in Airflow (deleted)"))
+        elif state is not None:
+            sweep.kept.append((holding, f"its drill is still {state}: that run's own cleanup terminates it"))
+        elif force:
+            sweep.terminate.append((holding, "force: its launching run is unknown"))
+        elif holding.owner is None:
+            sweep.kept.append((holding, "launched outside this provider, or by a job DRS no longer lists: run "
+                                        "the cleanup with force to terminate it"))
+        else:
+            sweep.kept.append((holding, "launched by a run this Airflow does not know, of another DAG: run the "
+                                        "cleanup with force to terminate it"))
+    return sweep

@@ -285,7 +285,7 @@ class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[Dr
         self.wait_timeout = wait_timeout
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        targets = self._select_drill_instances()
+        targets = self._select_drill_instances(context)
         if not targets:
             self.log.info("drs.terminate nothing to terminate")
             return []
@@ -306,7 +306,7 @@ class DrsTerminateRecoveryInstancesOperator(_DrsJobWaitMixin, AwsBaseOperator[Dr
         self._check_cleanup(event["job_ids"], event["results"])
         return context["ti"].xcom_pull(task_ids=self.task_id, key=TERMINATED) or []
 
-    def _select_drill_instances(self) -> list[dict[str, Any]]:
+    def _select_drill_instances(self, context: Context) -> list[dict[str, Any]]:
         job_ids = set(as_id_list(self.job_ids))
         server_ids = as_id_list(self.source_server_ids)
         if job_ids:

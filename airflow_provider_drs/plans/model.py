@@ -263,6 +263,10 @@ class Plan(PlanDocument):
     def dag_id(self, mode: str) -> str:
         return dag_id_of(self.name, mode)
 
+    def cleanup_dag_id(self) -> str:
+        """The DAG that clears drill instances dead runs of this plan left behind."""
+        return f"drs_{self.name.replace('-', '_')}_cleanup"
+
     def wave(self, name: str) -> Wave:
         for wave in self.waves:
             if wave.name == name:

@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 from airflow_provider_drs.reports.storage import report_path
+from tests.waiting import wait_until
 from airflow_provider_drs.reports.run_report import parse_time
 
 
@@ -169,3 +170,13 @@ class _Responder:
 
     def get_name(self) -> str:
         return "SRE on call"
+
+
+def launch(sim, servers: list[str], is_drill: bool, wait: bool = True) -> dict:
+    """Start a job outside Airflow (the console, another tool) and optionally wait for it."""
+    drs = sim.client("drs")
+    job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in servers], isDrill=is_drill)["job"]
+    if wait:
+        wait_until(lambda: drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"][0]["status"] == "COMPLETED",
+                   timeout=60)
+    return job

@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     HitlResponder,
     cloudwatch_sums,
     is_state,
+    launch,
     read_report,
     run_dag,
     running_instance_states,
@@ -27,16 +28,6 @@ from tests.e2e.helpers import (
 
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
 pytestmark = pytest.mark.timeout(300)
-
-
-def launch(sim, servers: list[str], is_drill: bool, wait: bool = True) -> dict:
-    """Start a job outside Airflow (the console, another tool) and optionally wait for it."""
-    drs = sim.client("drs")
-    job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in servers], isDrill=is_drill)["job"]
-    if wait:
-        wait_until(lambda: drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"][0]["status"] == "COMPLETED",
-                   timeout=60)
-    return job
 
 
 def refusal_in(capsys) -> str:

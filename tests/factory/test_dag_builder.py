@@ -36,7 +36,7 @@ waves:
 
 
 def test_waves_are_task_groups_wired_by_depends_on(tmp_path):
-    drill, recovery = build_dags(plan_with(tmp_path, BASE))
+    drill, recovery, _ = build_dags(plan_with(tmp_path, BASE))
     assert (drill.dag_id, recovery.dag_id) == ("drs_lab_drill", "drs_lab_recovery")
     tasks = drill.task_dict
     assert tasks["left.pre_1_approval"].downstream_task_ids == {"left.start_recovery"}
@@ -52,7 +52,7 @@ def test_waves_are_task_groups_wired_by_depends_on(tmp_path):
 
 
 def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
-    drill, _ = build_dags(plan_with(tmp_path, BASE))
+    drill, *_ = build_dags(plan_with(tmp_path, BASE))
     tasks = drill.task_dict
     # Teardowns of the run's setup task: they run even when the run is marked failed mid-wave.
     assert tasks["begin"].is_setup and tasks["cleanup"].is_teardown and tasks["report"].is_teardown
@@ -65,7 +65,7 @@ def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
 
 
 def test_recovery_starts_with_approval_and_never_cleans_up(tmp_path):
-    _, recovery = build_dags(plan_with(tmp_path, BASE))
+    _, recovery, _ = build_dags(plan_with(tmp_path, BASE))
     tasks = recovery.task_dict
     assert tasks["approve"].downstream_task_ids == {"preflight"}  # a Reject skips only preflight
     assert tasks["approve"].upstream_task_ids == {"begin"}
@@ -77,12 +77,12 @@ def test_recovery_starts_with_approval_and_never_cleans_up(tmp_path):
 @pytest.mark.parametrize(("policy", "trigger_rule"), [("always", "all_done_setup_success"), ("on_success", "all_success"),
                                                      ("never", None)])
 def test_cleanup_policy(tmp_path, policy, trigger_rule):
-    drill, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\ndrill: {{cleanup: {policy}}}")))
+    drill, *_ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\ndrill: {{cleanup: {policy}}}")))
     assert getattr(drill.task_dict.get("cleanup"), "trigger_rule", None) == trigger_rule
 
 
 def test_notify_only_when_the_plan_names_a_topic(tmp_path):
-    drill, _ = build_dags(plan_with(tmp_path, BASE.replace(
+    drill, *_ = build_dags(plan_with(tmp_path, BASE.replace(
         "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
     notify = drill.task_dict["notify"]
     assert notify.topic_arn == "{{ ssm:/dr/topic }}" and "topic_arn" not in notify.template_fields
@@ -92,12 +92,12 @@ def test_notify_only_when_the_plan_names_a_topic(tmp_path):
 def test_parsing_makes_no_aws_call(sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{sim.endpoint_url}"}}}}')
     dags = load_plan_dags(folder=PLANS)
-    assert len(dags) == 4
+    assert len(dags) == 6  # drill, recovery and cleanup of each sample plan
     assert sim.control.calls() == {}
 
 
 def test_recovery_approval_notifies_the_plan_topic(tmp_path):
-    _, recovery = build_dags(plan_with(tmp_path, BASE.replace(
+    _, recovery, _ = build_dags(plan_with(tmp_path, BASE.replace(
         "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
     (notifier,) = recovery.task_dict["approve"].notifiers
     assert notifier.topic_arn == "{{ ssm:/dr/topic }}" and notifier.template_fields == ()
@@ -121,23 +121,23 @@ QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/drs-launch-results"
 
 
 def test_launch_waits_listen_to_the_configured_events_queue_and_a_plan_may_name_its_own(tmp_path, monkeypatch):
-    drill, _ = build_dags(plan_with(tmp_path, BASE))
+    drill, *_ = build_dags(plan_with(tmp_path, BASE))
     assert drill.task_dict["first.wait_for_launch"].events_queue_url is None  # polling only by default
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", QUEUE)
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_POLL_INTERVAL", "120")
-    drill, recovery = build_dags(plan_with(tmp_path, BASE))
+    drill, recovery, _ = build_dags(plan_with(tmp_path, BASE))
     for dag in (drill, recovery):
         wait = dag.task_dict["left.wait_for_launch"]
         assert (wait.events_queue_url, wait.events_poll_interval) == (QUEUE, 120.0)
     own = QUEUE.replace("drs-launch-results", "lab-events")
-    drill, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\nevents_queue: {own}")))
+    drill, *_ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", f"rto_minutes: 20\nevents_queue: {own}")))
     assert drill.task_dict["right.wait_for_launch"].events_queue_url == own
 
 
 def test_a_configured_events_queue_that_is_not_a_url_is_ignored_saying_so(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", "drs-launch-results")
     with caplog.at_level("WARNING"):
-        drill, _ = build_dags(plan_with(tmp_path, BASE))
+        drill, *_ = build_dags(plan_with(tmp_path, BASE))
     assert drill.task_dict["first.wait_for_launch"].events_queue_url is None  # polling: always correct
     assert "drs.events_queue_url_invalid value='drs-launch-results'" in caplog.text
 
@@ -159,7 +159,16 @@ def test_building_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled)
     was = gc.isenabled()
     try:
         gc.enable() if enabled else gc.disable()
-        assert set(load_plan_dags(folder=tmp_path)) == {"drs_lab_drill", "drs_lab_recovery"}
+        assert set(load_plan_dags(folder=tmp_path)) == {"drs_lab_drill", "drs_lab_recovery", "drs_lab_cleanup"}
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_each_plan_has_a_manual_cleanup_dag_for_its_drill_leftovers(tmp_path):
+    *_, cleanup = build_dags(plan_with(tmp_path, BASE))
+    assert cleanup.dag_id == "drs_lab_cleanup" and type(cleanup.timetable).__name__ == "NullTimetable"
+    (task,) = cleanup.tasks  # no approval: it only ever terminates drill instances
+    assert task.drill_dag_id == "drs_lab_drill" and task.force == "{{ params.force }}"
+    assert task.waves["right"] == {"servers": [], "tag_groups": {"c": {"Tier": "web"}}}
+    assert cleanup.params["force"] is False and (task.aws_conn_id, task.region_name) == ("aws_lab", "eu-west-1")

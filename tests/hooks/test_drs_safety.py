@@ -9,6 +9,7 @@ from airflow_provider_drs.hooks.drs_safety import (
     assess_drill,
     holdings,
     replaced_by_recovery,
+    sweep_leftover_drills,
 )
 
 DB, APP = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36"
@@ -112,3 +113,52 @@ def test_run_ref_round_trips_through_job_tags():
     assert RunRef.from_tags(OWN.tags()) == OWN
     assert RunRef.from_tags({DAG_ID_TAG: "x"}) is None and RunRef.from_tags(None) is None
     assert set(OWN.tags()) == {DAG_ID_TAG, RUN_ID_TAG}
+
+
+APP2, WEB = "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
+DEAD = RunRef("drs_three_tier_drill", "manual__deleted")
+
+
+def estate_for_cleanup() -> list:
+    """One instance per case: a finished run's drill, a deleted run's drill, a running drill of
+    another plan, an untagged drill, and a real recovery."""
+    jobs = {
+        "drsjob-finished00001": job("drsjob-finished00001", "START_DRILL", "COMPLETED", [DB], OWN),
+        "drsjob-deletedrun001": job("drsjob-deletedrun001", "START_DRILL", "COMPLETED", [APP], DEAD),
+        "drsjob-otherrunning1": job("drsjob-otherrunning1", "START_DRILL", "COMPLETED", [APP2], OTHER),
+        "drsjob-consoledrill1": job("drsjob-consoledrill1", "START_DRILL", "COMPLETED", [WEB]),
+        "drsjob-realrecovery1": job("drsjob-realrecovery1", "START_RECOVERY", "COMPLETED", ["s-00000000000000001"]),
+    }
+    instances = [instance(DB, True, "drsjob-finished00001"), instance(APP, True, "drsjob-deletedrun001"),
+                 instance(APP2, True, "drsjob-otherrunning1"), instance(WEB, True, "drsjob-consoledrill1"),
+                 instance("s-00000000000000001", False, "drsjob-realrecovery1")]
+    return holdings([DB, APP, APP2, WEB, "s-00000000000000001"], instances, jobs)
+
+
+def states(ref):
+    return {OWN: "success", OTHER: "running"}.get(ref)  # DEAD: deleted, unknown to Airflow
+
+
+def test_the_cleanup_clears_the_drills_of_runs_that_are_over_and_keeps_the_rest_saying_why():
+    sweep = sweep_leftover_drills(estate_for_cleanup(), "drs_three_tier_drill", states)
+    assert sorted(h.job_id for h, _ in sweep.terminate) == ["drsjob-deletedrun001", "drsjob-finished00001"]
+    kept = {h.job_id: reason for h, reason in sweep.kept}
+    assert "never touched" in kept["drsjob-realrecovery1"]
+    assert "still running" in kept["drsjob-otherrunning1"]
+    assert "force" in kept["drsjob-consoledrill1"]
+
+
+def test_force_clears_unknown_drills_but_never_a_recovery_nor_a_running_drill():
+    sweep = sweep_leftover_drills(estate_for_cleanup(), "drs_three_tier_drill", states, force=True)
+    assert sorted(h.job_id for h, _ in sweep.terminate) == [
+        "drsjob-consoledrill1", "drsjob-deletedrun001", "drsjob-finished00001"]
+    assert all(h.is_drill for h, _ in sweep.terminate)
+    assert sorted(h.job_id for h, _ in sweep.kept) == ["drsjob-otherrunning1", "drsjob-realrecovery1"]
+
+
+def test_an_unknown_run_of_another_dag_needs_force():
+    unknown_other = RunRef("drs_elsewhere_drill", "manual__x")
+    jobs = {"drsjob-elsewhere0001": job("drsjob-elsewhere0001", "START_DRILL", "COMPLETED", [DB], unknown_other)}
+    found = holdings([DB], [instance(DB, True, "drsjob-elsewhere0001")], jobs)
+    assert sweep_leftover_drills(found, "drs_three_tier_drill", lambda ref: None).terminate == []
+    assert len(sweep_leftover_drills(found, "drs_three_tier_drill", lambda ref: None, force=True).terminate) == 1
