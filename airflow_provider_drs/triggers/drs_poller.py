@@ -147,22 +147,26 @@ class JobPoller:
         return await future
 
     async def _read_instances(self) -> None:
-        await asyncio.sleep(FINAL_READ_WINDOW)
-        requests, self._instance_requests = self._instance_requests, []
-        servers = sorted(set().union(*(ids for ids, _ in requests)))
-        try:
-            if self.client is not None:
-                items = await self.hook.describe_recovery_instances_async(None, servers, self.client)
-            else:
-                items = await self.hook.describe_recovery_instances_async(None, servers)
-        except Exception as error:  # each wait decides for itself whether to retry
-            for _, future in requests:
+        # Rounds until no wait is left asking: requests made while a round's call is in flight
+        # go in the next round (between the emptiness check and the end of the task nothing
+        # awaits, so a request made after it starts a new task).
+        while self._instance_requests:
+            await asyncio.sleep(FINAL_READ_WINDOW)
+            requests, self._instance_requests = self._instance_requests, []
+            servers = sorted(set().union(*(ids for ids, _ in requests)))
+            try:
+                if self.client is not None:
+                    items = await self.hook.describe_recovery_instances_async(None, servers, self.client)
+                else:
+                    items = await self.hook.describe_recovery_instances_async(None, servers)
+            except Exception as error:  # each wait decides for itself whether to retry
+                for _, future in requests:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for ids, future in requests:
                 if not future.done():
-                    future.set_exception(error)
-            return
-        for ids, future in requests:
-            if not future.done():
-                future.set_result([item for item in items if item.get("sourceServerID") in ids])
+                    future.set_result([item for item in items if item.get("sourceServerID") in ids])
 
     def reschedule(self) -> None:
         """Bring reads forward after the policies changed (an events queue became unreadable)."""

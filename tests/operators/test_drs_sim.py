@@ -175,6 +175,27 @@ def test_waits_ending_together_share_one_recovery_instances_read(sim):
     assert len({s for e in events for s in e["results"]}) == 4
 
 
+def test_a_wait_asking_while_a_shared_read_is_in_flight_gets_the_next_one(sim):
+    from airflow_provider_drs.triggers.drs_poller import JobPoller
+
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+    job_ids = [start([DB]), start([APP])]
+    wait_for_jobs(hook, job_ids, PollingPolicy(0.1, 0.1), timeout=30)
+    sim.control.latency(0.5, ["DescribeRecoveryInstances"])
+
+    async def two_waits():
+        poller = JobPoller.for_hook({"aws_conn_id": "aws_sim", "region_name": "us-east-1", "verify": None,
+                                     "config": None})
+        first = asyncio.ensure_future(poller.recovery_instances([DB]))
+        await asyncio.sleep(0.2)  # the first round's call is in flight now
+        second = await poller.recovery_instances([APP])
+        return await first, second
+
+    first, second = asyncio.run(asyncio.wait_for(two_waits(), 10))
+    assert [i["sourceServerID"] for i in first] == [DB] and [i["sourceServerID"] for i in second] == [APP]
+    assert sim.control.calls()["DescribeRecoveryInstances"] == 2
+
+
 def test_retried_start_adopts_its_job(sim):
     run_started = datetime.now(timezone.utc)
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB, APP], is_drill=True, **FAST)
