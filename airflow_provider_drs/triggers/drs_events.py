@@ -99,7 +99,8 @@ class LaunchEventReceiver:
             self._set_healthy(False, error)
             await asyncio.sleep(MAX_ERROR_BACKOFF)
         finally:
-            if self.holders:  # someone came in while the client closed
+            task = asyncio.current_task()
+            if self.holders and not (task and task.cancelling()):  # someone came in while the client closed
                 self._task = self.loop.create_task(self._run(), name="drs-launch-events")
             elif LaunchEventReceiver._registry.get(self.key) is self:
                 del LaunchEventReceiver._registry[self.key]

@@ -195,7 +195,11 @@ class JobPoller:
                 watched.finish(f"DRS job poller failed: {error!r}")
         finally:
             self.client = None
-            if JobPoller._registry.get(self.key) is self and not self.jobs:
+            task = asyncio.current_task()
+            if self._active_jobs() and not (task and task.cancelling()):
+                # A wait came in while the client closed: it must be polled too.
+                self._task = self.loop.create_task(self._run(), name="drs-job-poller")
+            elif JobPoller._registry.get(self.key) is self and not self.jobs:
                 del JobPoller._registry[self.key]
 
     def _active_jobs(self) -> list[WatchedJob]:

@@ -196,6 +196,39 @@ def test_a_wait_asking_while_a_shared_read_is_in_flight_gets_the_next_one(sim):
     assert sim.control.calls()["DescribeRecoveryInstances"] == 2
 
 
+def test_a_wait_that_starts_while_the_poller_closes_its_client_is_polled(sim):
+    from contextlib import asynccontextmanager
+
+    from airflow_provider_drs.triggers.drs_poller import JobPoller
+
+    hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+    first, second = start([DB]), start([APP])
+    wait_for_jobs(hook, [first, second], PollingPolicy(0.1, 0.1), timeout=30)
+
+    async def scenario():
+        poller = JobPoller.for_hook({"aws_conn_id": "aws_sim", "region_name": "us-east-1", "verify": None,
+                                     "config": None})
+        real_client = poller.hook.async_client
+
+        @asynccontextmanager
+        async def slowly_closed_client():  # closing a client takes a moment: a window for a new wait
+            async with real_client() as client:
+                yield client
+            await asyncio.sleep(0.3)
+
+        poller.hook.async_client = slowly_closed_client
+        watched = poller.watch(first, PollingPolicy(0.1, 0.1))
+        await watched.done.wait()
+        poller.unwatch(watched)
+        await asyncio.sleep(0.1)  # the poller has no job left and is closing its client
+        late = poller.watch(second, PollingPolicy(0.1, 0.1))
+        await asyncio.wait_for(late.done.wait(), 10)
+        poller.unwatch(late)
+        return late.job["status"]
+
+    assert asyncio.run(scenario()) == "COMPLETED"
+
+
 def test_retried_start_adopts_its_job(sim):
     run_started = datetime.now(timezone.utc)
     op = DrsStartRecoveryOperator(task_id="start_recovery", source_server_ids=[DB, APP], is_drill=True, **FAST)
