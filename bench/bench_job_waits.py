@@ -145,6 +145,9 @@ def run_case(url: str, count: int, scale: float, mode: str) -> dict:
     before, started = sim.calls(), time.monotonic()
     outcomes = asyncio.run(wait_all(job_ids, scale, queue_url))
     elapsed, after = time.monotonic() - started, sim.calls()
+    deadline = time.monotonic() + 60  # a wait may end on a read before the simulator published its event
+    while sim.launch_event_stats()["pending"] and time.monotonic() < deadline:
+        time.sleep(0.5)
     deliveries = sim.launch_event_stats()["deliveries"]
     ended = {d["job_id"]: d["ended_at"] for d in deliveries}
     delivered = {d["job_id"]: d["delivered_at"] for d in deliveries}
@@ -152,8 +155,9 @@ def run_case(url: str, count: int, scale: float, mode: str) -> dict:
     for job_id, (payload, at) in outcomes.items():
         assert payload["status"] == "success", payload["message"]
         settled[payload["jobs"][job_id]["settled_by"]] = settled.get(payload["jobs"][job_id]["settled_by"], 0) + 1
-        from_launch.append(at - ended[job_id])
-        if mode == "events" and payload["jobs"][job_id]["settled_by"] == "events":
+        if job_id in ended:
+            from_launch.append(at - ended[job_id])
+        if mode == "events" and payload["jobs"][job_id]["settled_by"] == "events" and job_id in delivered:
             from_delivery.append(at - delivered[job_id])
     calls = {op: after.get(op, 0) - before.get(op, 0) for op in after}
     real_minutes = elapsed / scale / 60
@@ -171,6 +175,7 @@ def run_case(url: str, count: int, scale: float, mode: str) -> dict:
         case["noticed_after_launch_real_seconds"] = quantiles([v / scale for v in from_launch])
     else:
         case["noticed_after_delivery_seconds"] = quantiles(from_delivery)
+    print(json.dumps(case), file=sys.stderr, flush=True)  # progress: the full document comes at the end
     return case
 
 
@@ -206,6 +211,7 @@ def run_waits(url: str, waits: int, steady: float, mode: str) -> dict:
     after = sim.calls()
     figures.update({"mode": mode, "waits": waits,
                     "describe_jobs_calls": after.get("DescribeJobs", 0) - before.get("DescribeJobs", 0)})
+    print(json.dumps(figures), file=sys.stderr, flush=True)
     return figures
 
 

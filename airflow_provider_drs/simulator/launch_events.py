@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 SOURCE = "aws.drs"
 DETAIL_TYPE = "DRS Source Server Launch Result"
 KEEP_DELIVERIES = 20_000  # the most recent deliveries kept for inspection (benchmarks)
+PUT_EVENTS_BATCH = 10     # PutEvents takes at most 10 entries
 
 
 def launch_result_detail(job: Job, run: ServerRun) -> dict[str, str]:
@@ -84,24 +85,35 @@ class LaunchEventPublisher:
 
     def _loop(self) -> None:
         while True:
+            due: list[tuple[Job, ServerRun]] = []
             with self._wake:
                 while not self._due or self._due[0][0] > time.time():
                     self._wake.wait(timeout=None if not self._due else max(0.0, self._due[0][0] - time.time()))
-                _, _, kind, job, run = heapq.heappop(self._due)
-                if kind == "end":
-                    if self.rng.random() < self.loss_rate:
+                while self._due and self._due[0][0] <= time.time():  # everything due: one batch
+                    _, _, kind, job, run = heapq.heappop(self._due)
+                    if kind == "deliver":
+                        due.append((job, run))
+                    elif self.rng.random() < self.loss_rate:
                         self.lost += 1
-                        continue
-                    heapq.heappush(self._due, (run.end + self.delay, next(self._seq), "deliver", job, run))
-                    continue
-            self._deliver(job, run)
+                    else:
+                        heapq.heappush(self._due, (run.end + self.delay, next(self._seq), "deliver", job, run))
+            if due:
+                self._deliver(due)
 
-    def _deliver(self, job: Job, run: ServerRun) -> None:
-        self.drs.advance(job.region)  # the recovery instance exists before DRS says it launched
-        moto_bridge.put_event(job.region, SOURCE, DETAIL_TYPE, launch_result_detail(job, run),
-                              [arn(job.region, "source-server", run.source_server_id)], run.end)
-        with self._wake:
-            self.published += 1
-            self.deliveries.append({"job_id": job.job_id, "source_server_id": run.source_server_id,
-                                    "outcome": run.outcome, "ended_at": run.end, "delivered_at": time.time(),
-                                    "account": ACCOUNT_ID})
+    def _deliver(self, due: list[tuple[Job, ServerRun]]) -> None:
+        for region in {job.region for job, _ in due}:
+            self.drs.advance(region)  # the recovery instances exist before DRS says they launched
+        for start in range(0, len(due), PUT_EVENTS_BATCH):
+            batch = due[start:start + PUT_EVENTS_BATCH]
+            for region in {job.region for job, _ in batch}:
+                moto_bridge.put_events(region, [
+                    (SOURCE, DETAIL_TYPE, launch_result_detail(job, run),
+                     [arn(job.region, "source-server", run.source_server_id)], run.end)
+                    for job, run in batch if job.region == region])
+            delivered_at = time.time()
+            with self._wake:
+                self.published += len(batch)
+                self.deliveries.extend(
+                    {"job_id": job.job_id, "source_server_id": run.source_server_id, "outcome": run.outcome,
+                     "ended_at": run.end, "delivered_at": delivered_at, "account": ACCOUNT_ID}
+                    for job, run in batch)

@@ -88,12 +88,12 @@ def seed_environment(region: str, sns_topics: list[str], ssm_parameters: dict[st
         )
 
 
-def put_event(region: str, source: str, detail_type: str, detail: dict, resources: list[str], at: float) -> None:
-    """Put one event on the region's default EventBridge bus, as an AWS service does (moto's rules and
-    their SQS targets take it from there)."""
+def put_events(region: str, events: list[tuple[str, str, dict, list[str], float]]) -> None:
+    """Put events (source, detail type, detail, resources, time) on the region's default EventBridge
+    bus, as an AWS service does; moto's rules and their SQS targets take it from there."""
     from moto.events.models import events_backends
 
-    events_backends[ACCOUNT_ID][region].put_events([{
-        "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": resources,
-        "Time": at,
-    }])
+    events_backends[ACCOUNT_ID][region].put_events([
+        {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": resources,
+         "Time": at}
+        for source, detail_type, detail, resources, at in events])
