@@ -183,7 +183,7 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         base: dict[str, Any] = {"fromDate": to_drs_datetime(since)} if since else {}
         for ids in chunks(list(job_ids), DESCRIBE_JOBS_MAX_IDS) if job_ids else [None]:
             filters = {**base, "jobIDs": ids} if ids else base
-            for page in paginator.paginate(filters=filters):
+            for page in paginator.paginate(filters=filters, PaginationConfig=_one_page_for(ids)):
                 yield from page.get("items", [])
 
     def describe_jobs(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -289,7 +289,9 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
                 return await self.describe_jobs_async(job_ids, client)
         jobs: dict[str, dict[str, Any]] = {}
         for ids in chunks(list(job_ids), DESCRIBE_JOBS_MAX_IDS):
-            async for page in client.get_paginator("describe_jobs").paginate(filters={"jobIDs": ids}):
+            pages = client.get_paginator("describe_jobs").paginate(filters={"jobIDs": ids},
+                                                                   PaginationConfig=_one_page_for(ids))
+            async for page in pages:
                 jobs.update({job["jobID"]: job for job in page.get("items", [])})
         return jobs
 
@@ -332,6 +334,13 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         log_items = await self.get_job_log_items_async(job["jobID"], client)
         instances = await self.describe_recovery_instances_async(None, servers, client) if servers else []
         return fold_job(job, log_items, instances, observed_launched, announced)
+
+
+def _one_page_for(job_ids: Sequence[str] | None) -> dict[str, int]:
+    """Ask for all the listed jobs in one page (``maxResults``: no maximum in the DRS API reference;
+    a service that pages smaller still answers with a nextToken). Without it the service's default
+    page turns one read of 1,000 jobs into many calls."""
+    return {"PageSize": len(job_ids)} if job_ids else {}
 
 
 def _recovery_instance_filters(

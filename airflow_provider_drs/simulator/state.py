@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import errors, jobs, moto_bridge
 from .faults import FaultSet
@@ -69,8 +70,9 @@ class RegionState:
     recovery_instances: dict[str, RecoveryInstance] = field(default_factory=dict)
 
 
-def paginate(items: list, body: dict, operation: str) -> dict:
-    """DRS-style pagination with an opaque token (the offset, encoded)."""
+def paginate(items: list, body: dict, operation: str, render: Callable[[Any], dict] | None = None) -> dict:
+    """DRS-style pagination with an opaque token (the offset, encoded); ``render`` turns each item of
+    the page (only those) into its API form."""
     size = body.get("maxResults") or DEFAULT_PAGE_SIZE
     offset = 0
     if body.get("nextToken"):
@@ -80,7 +82,8 @@ def paginate(items: list, body: dict, operation: str) -> dict:
             assert kind == operation
         except Exception:
             raise errors.validation("The nextToken is not valid for " + operation, "nextToken") from None
-    page = {"items": items[offset:offset + size]}
+    chunk = items[offset:offset + size]
+    page = {"items": [render(item) for item in chunk] if render else chunk}
     if offset + size < len(items):
         page["nextToken"] = base64.urlsafe_b64encode(f"{operation}:{offset + size}".encode()).decode()
     return page
@@ -252,7 +255,7 @@ class DrsState:
             now, state = time.time(), self.region(region)
             selected = [j for j in state.jobs if (not wanted or j.job_id in wanted)
                         and (since is None or j.created >= since) and (until is None or j.created <= until)]
-            return paginate([j.to_api(now) for j in selected], body, "DescribeJobs")
+            return paginate(selected, body, "DescribeJobs", lambda job: job.to_api(now))
 
     def describe_job_log_items(self, region: str, body: dict) -> dict:
         with self.lock:
