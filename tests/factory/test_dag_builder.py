@@ -135,6 +135,9 @@ def test_launch_waits_listen_to_the_configured_events_queue_and_a_plan_may_name_
 
 
 def test_a_configured_events_queue_that_is_not_a_url_is_ignored_saying_so(tmp_path, monkeypatch, caplog):
+    from airflow_provider_drs.factory.dag_builder import _warn_once
+
+    _warn_once.cache_clear()  # said once per process: make this test's parse the first
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", "drs-launch-results")
     with caplog.at_level("WARNING"):
         drill, *_ = build_dags(plan_with(tmp_path, BASE))
