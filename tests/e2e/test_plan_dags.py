@@ -258,7 +258,10 @@ def test_a_drill_whose_waits_listen_to_drs_events_ends_each_wave_on_them(airflow
 
     cfn = boto3.client("cloudformation", endpoint_url=airflow_sim.endpoint_url, region_name="us-east-1")
     cfn.create_stack(StackName="drs-events", TemplateBody=json.dumps(events_setup_template()))
-    airflow_sim.control.set_time_scale(0.5)  # launches of about 2.5 s: each wait starts before they end
+    # Launches of about 15 s: each wave's wait is deferred and running before they end, on every
+    # supported Airflow (dag.test() of 3.1 takes several seconds to get a trigger going).
+    scale = 3.0
+    airflow_sim.control.set_time_scale(scale)
     bag = dag_bag(str(Path(__file__).parent / "dags"))
     assert bag.import_errors == {}
     dag = bag.dags["drs_evented_drill"]
@@ -271,7 +274,8 @@ def test_a_drill_whose_waits_listen_to_drs_events_ends_each_wave_on_them(airflow
     servers = [s for wave in report["waves"] for s in wave["servers"]]
     assert len(servers) == 4 and {s["launched_at_source"] for s in servers} == {"event"}
     assert calls["sqs:DeleteMessageBatch"] >= 1
-    # Polling at this suite's 0.2 s would read each job about 12 times while it launches (36 for the
-    # three waves) on top of the reads of the start and cleanup tasks; events leave those alone.
-    polling_alone = 3 * 2.5 / 0.2
+    # Polling alone, even at its slowest here (max_poll_interval 1 s), would read each job at least
+    # once a second while it launches (5 s of phases x scale), on top of the start and cleanup
+    # tasks' reads; with events each wait reads its job once.
+    polling_alone = 3 * 5 * scale / 1.0
     assert calls["DescribeJobs"] < polling_alone, dict(calls)
