@@ -19,7 +19,7 @@ from airflow_provider_drs.triggers.drs import DrsJobTrigger
 from tests.waiting import wait_until
 
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
-SLOW = 0.5  # a launch takes about 2.5 s
+SLOW = 1.0  # a launch takes about 5 s: the wait is running well before it ends, even on a busy machine
 CONN = {"aws_conn_id": "aws_sim", "region_name": "us-east-1"}
 # Polling alone could not finish these waits in time: only events can.
 EVENTS_ONLY = {**CONN, "min_poll_interval": 0.2, "max_poll_interval": 1.0, "events_poll_interval": 600.0}
@@ -32,7 +32,7 @@ def client(sim, service):
 @pytest.fixture
 def queue_url(sim):
     """The rule and queue of `drs-plan events-setup`, created through the simulator's CloudFormation;
-    launches slow enough (about 2.5 s) that a wait starts before they end."""
+    launches slow enough (about 5 s) that a wait starts before they end."""
     sim.control.set_time_scale(SLOW)
     cfn = client(sim, "cloudformation")
     cfn.create_stack(StackName="drs-events", TemplateBody=json.dumps(events_setup_template()))
