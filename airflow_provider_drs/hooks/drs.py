@@ -322,18 +322,16 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         return instances
 
     async def get_job_results_async(
-        self, job: Mapping[str, Any], observed_launched: Mapping[str, str] | None = None, client: Any = None,
-        announced: Mapping[str, Any] | None = None,
+        self, job: Mapping[str, Any], observed_launched: Mapping[str, str] | None = None, client: Any = None
     ) -> dict[str, dict[str, Any]]:
-        """Fold an already-read job with its log and recovery instances (two more reads), and with
-        the launch results DRS announced as events (``hooks.drs_events.LaunchResult`` by server)."""
+        """Fold an already-read job with its log and recovery instances (two more reads)."""
         if client is None:
             async with self.async_client() as client:
-                return await self.get_job_results_async(job, observed_launched, client, announced)
+                return await self.get_job_results_async(job, observed_launched, client)
         servers = [s["sourceServerID"] for s in job.get("participatingServers", [])]
         log_items = await self.get_job_log_items_async(job["jobID"], client)
         instances = await self.describe_recovery_instances_async(None, servers, client) if servers else []
-        return fold_job(job, log_items, instances, observed_launched, announced)
+        return fold_job(job, log_items, instances, observed_launched)
 
 
 def _one_page_for(job_ids: Sequence[str] | None) -> dict[str, int]:

@@ -126,18 +126,17 @@ class LaunchEventQueue:
         return [_queued_event(message) for message in answer.get("Messages", [])]
 
     async def delete(self, client: Any, events: Sequence[QueuedEvent]) -> None:
-        for start in range(0, len(events), RECEIVE_BATCH):
-            batch = events[start:start + RECEIVE_BATCH]
-            await client.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(n), "ReceiptHandle": e.receipt_handle} for n, e in enumerate(batch)])
+        await self._in_batches(client.delete_message_batch, [{"ReceiptHandle": e.receipt_handle} for e in events])
 
     async def hand_back(self, client: Any, events: Sequence[tuple[QueuedEvent, int]]) -> None:
         """Make messages visible again after the given seconds, for another triggerer to take."""
-        for start in range(0, len(events), RECEIVE_BATCH):
-            batch = events[start:start + RECEIVE_BATCH]
-            await client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(n), "ReceiptHandle": e.receipt_handle, "VisibilityTimeout": seconds}
-                for n, (e, seconds) in enumerate(batch)])
+        await self._in_batches(client.change_message_visibility_batch,
+                               [{"ReceiptHandle": e.receipt_handle, "VisibilityTimeout": s} for e, s in events])
+
+    async def _in_batches(self, call: Any, entries: list[dict[str, Any]]) -> None:
+        for start in range(0, len(entries), RECEIVE_BATCH):
+            batch = entries[start:start + RECEIVE_BATCH]
+            await call(QueueUrl=self.queue_url, Entries=[{"Id": str(n), **e} for n, e in enumerate(batch)])
 
 
 def events_setup_template(queue_name: str = "drs-launch-results", rule_name: str = "drs-launch-results") -> dict:

@@ -46,8 +46,9 @@ class PollingPolicy:
     max_consecutive_errors: int = 8
     events_interval: float | None = None
 
-    def interval(self, age: float, launching: bool) -> float:
-        if self.events_interval is not None:
+    def interval(self, age: float, launching: bool, events: bool = True) -> float:
+        """Seconds to the next read; ``events=False``: this job gets no events (not a launch job)."""
+        if events and self.events_interval is not None:
             return self.events_interval
         if launching:
             return self.min_interval

@@ -57,7 +57,7 @@ class LaunchEventReceiver:
         self.holders: dict[int, tuple[PollingPolicy, float | None]] = {}
         self._task: asyncio.Task | None = None
         self.healthy = True
-        self.received = self.consumed = self.handed_back = self.dropped = self.foreign_seen = 0
+        self.warned_foreign = False
 
     @classmethod
     def for_queue(cls, queue_url: str, hook_params: dict[str, Any]) -> LaunchEventReceiver:
@@ -106,7 +106,6 @@ class LaunchEventReceiver:
                 del LaunchEventReceiver._registry[self.key]
 
     async def _dispatch(self, client: Any, events: list[QueuedEvent]) -> None:
-        self.received += len(events)
         pollers = JobPoller.of_loop(self.loop)
         consumed, handed_back, dropped = [], [], []
         for event in events:
@@ -123,18 +122,15 @@ class LaunchEventReceiver:
             await self.queue.delete(client, consumed + dropped)
         if handed_back:
             await self.queue.hand_back(client, handed_back)
-        self.consumed += len(consumed)
-        self.handed_back += len(handed_back)
-        self.dropped += len(dropped)
         if handed_back and not consumed:
             await asyncio.sleep(YIELD_SECONDS)
 
     def _warn_foreign(self, event: QueuedEvent) -> None:
-        if not self.foreign_seen:
+        if not self.warned_foreign:
+            self.warned_foreign = True
             log.warning("drs.events queue=%s holds messages that are not DRS launch results (message %s): they "
                         "are left alone; give the events rule a queue of its own (drs-plan events-setup)",
                         self.queue.queue_url, event.message_id)
-        self.foreign_seen += 1
 
     def _set_healthy(self, healthy: bool, error: BaseException | None = None) -> None:
         if healthy == self.healthy:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -66,8 +66,7 @@ class WatchedJob:
         return self.policy.events_interval is not None and (self.job is None or self.job.get("type") == "LAUNCH")
 
     def interval(self, now: float) -> float:
-        policy = self.policy if self.uses_events else replace(self.policy, events_interval=None)
-        return policy.interval(now - self.registered_at, self.launch_phase)
+        return self.policy.interval(now - self.registered_at, self.launch_phase, events=self.uses_events)
 
     def all_announced(self) -> bool:
         """Every server of the job has a launch result, from an event or from the last read."""
