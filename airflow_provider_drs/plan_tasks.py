@@ -15,6 +15,10 @@ NOTIFY = "notify"
 VERDICT = "verdict"
 START_RECOVERY = "start_recovery"
 WAIT_FOR_LAUNCH = "wait_for_launch"
+DECIDE = "decide"  # recovery: commit or roll back, after the last wave
+COMMIT = "commit"
+ROLLBACK = "rollback"
+RECORD_DECISION = "record_decision"  # adds the decision (and what a rollback terminated) to the report
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
 
 # XCom keys (the return value of a task is its default XCom, read without a key).

@@ -4,6 +4,7 @@ table). Features are detected by what Airflow exports, not by version number, so
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 
 from airflow import __version__ as AIRFLOW_VERSION
 
@@ -17,7 +18,20 @@ HAS_DEADLINE_ALERTS = DeadlineAlert is not None
 DEADLINE_ALERTS_HAVE_NAMES = HAS_DEADLINE_ALERTS and "name" in inspect.signature(DeadlineAlert).parameters
 
 __all__ = ["AIRFLOW_VERSION", "AsyncCallback", "DeadlineAlert", "DeadlineReference", "DEADLINE_ALERTS_HAVE_NAMES",
-           "HAS_DEADLINE_ALERTS", "dag_bag"]
+           "HAS_DEADLINE_ALERTS", "dag_bag", "hitl_answer_window"]
+
+
+def hitl_answer_window(timeout: timedelta | None) -> dict[str, timedelta]:
+    """The keyword that bounds how long a human-in-the-loop task waits for its answer:
+    ``response_timeout`` where Airflow's HITLOperator has it (standard provider 1.10+), before that
+    ``execution_timeout``, which those versions read as the answer's deadline."""
+    if timeout is None:
+        return {}
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    if "response_timeout" in inspect.signature(HITLOperator.__init__).parameters:
+        return {"response_timeout": timeout}
+    return {"execution_timeout": timeout}
 
 
 def dag_bag(dag_folder: str):

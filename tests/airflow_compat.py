@@ -45,3 +45,20 @@ def route_hitl_reads_in_dag_test() -> bool:
 
     InProcessTestSupervisor._handle_request = _handle_request
     return True
+
+
+def hitl_timeout_sweep():
+    """What ends an unanswered human-in-the-loop task when its time is up, for dag.test(): Airflow
+    3.3's scheduler sweep (its task waits in AWAITING_INPUT, and dag.test() runs no scheduler),
+    as a function to call repeatedly; None before 3.3, where the HITL trigger dag.test() runs in
+    line times the task out itself."""
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+
+    sweep = getattr(SchedulerJobRunner, "check_awaiting_input_timeouts", None)
+    if sweep is None:
+        return None
+    import logging
+    from types import SimpleNamespace
+
+    scheduler = SimpleNamespace(log=logging.getLogger("tests.hitl_timeout_sweep"))
+    return lambda: sweep(scheduler)

@@ -2,9 +2,11 @@
 
 Drill:    begin -> preflight -> waves -> cleanup -> report [-> notify]   (+ verdict)
 Recovery: begin -> approve -> preflight -> waves -> report [-> notify]    (+ verdict)
+                                                     report -> decide -> commit | rollback -> record_decision
 begin is the run's setup task; cleanup (policy always), report, notify and verdict are its
 teardowns, so they run even when a user marks the run failed mid-wave; verdict fails the run
-when any task failed.
+when any task failed. A recovery's report is written before its commit-or-roll-back question, so
+the RTO is on record (and notified) without waiting for a person; record_decision adds the answer.
 Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
 actions; group edges follow depends_on, so independent waves run in parallel.
 """
@@ -22,23 +24,26 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TaskGroup, chain
 
-from airflow_provider_drs.factory.actions import action_task, action_task_id
+from airflow_provider_drs.factory.actions import action_task, action_task_id, hitl_users
 from airflow_provider_drs.factory.docs import plan_doc_md
 from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.cleanup import DrillCleanupOperator
+from airflow_provider_drs.operators.decision import RecoveryDecisionOperator
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
 from airflow_provider_drs.operators.notify import ApprovalSnsNotifier, PlanNotifyOperator, notify_rto_breach
 from airflow_provider_drs.operators.preflight import PlanPreflightOperator
-from airflow_provider_drs.operators.report import PlanReportOperator, verdict
+from airflow_provider_drs.operators.report import DecisionRecordOperator, PlanReportOperator, verdict
+from airflow_provider_drs.operators.rollback import RecoveryRollbackOperator
 from airflow_provider_drs.plan_tasks import (
-    APPROVE, BEGIN, CLEANUP, NOTIFY, PREFLIGHT, REPORT, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, in_wave)
+    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, PREFLIGHT, RECORD_DECISION, REPORT, ROLLBACK, START_RECOVERY,
+    VERDICT, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.version_compat import (
     AIRFLOW_VERSION, DEADLINE_ALERTS_HAVE_NAMES, HAS_DEADLINE_ALERTS, AsyncCallback, DeadlineAlert,
-    DeadlineReference)
+    DeadlineReference, hitl_answer_window)
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +97,14 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         first: list[Any] = [begin]
         if not drill:
             topic = plan.notifications.sns_topic_arn
+            timeout = plan.recovery.approval_timeout_minutes
             first.append(RecoveryApprovalOperator(
                 task_id=APPROVE, subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
                 body=_approval_body(plan, graph), retries=0, servers=plan.static_servers(),
+                assigned_users=hitl_users(plan.recovery.approvers),
+                # Unanswered in time is a rejection: nothing launches without a yes.
+                **({"defaults": [RecoveryApprovalOperator.REJECT]} if timeout else {}),
+                **hitl_answer_window(timedelta(minutes=timeout) if timeout else None),
                 tag_groups={g: t for w in plan.waves for g, t in w.tag_selectors(plan).items()},
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
                 **conn,
@@ -137,13 +147,32 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             approval_task_id=None if drill else APPROVE, **conn,
         ).as_teardown(setups=begin)
         [preflight, *ends, *([cleanup] if cleanup else [])] >> report
+        judged = [preflight, *ends, report, *([cleanup] if cleanup else [])]
+        if not drill:
+            judged.append(_commit_or_rollback(plan, graph, report, poll, conn))
         judge = PythonOperator(task_id=VERDICT, python_callable=verdict, retries=0).as_teardown(
             setups=begin, on_failure_fail_dagrun=True)
-        [preflight, *ends, report, *([cleanup] if cleanup else [])] >> judge
+        judged >> judge
         if plan.notifications.sns_topic_arn:
             report >> PlanNotifyOperator(task_id=NOTIFY, topic_arn=plan.notifications.sns_topic_arn,
                                          **conn).as_teardown(setups=begin)
     return dag
+
+
+def _commit_or_rollback(plan: Plan, graph: WaveGraph, report: Any, poll: dict[str, float],
+                        conn: dict[str, Any]) -> Any:
+    """report -> decide -> commit | rollback -> record_decision; returns record_decision."""
+    decide = RecoveryDecisionOperator(
+        task_id=DECIDE, subject=f"Commit the recovery of plan {plan.name}, or roll it back?",
+        wave_names=graph.order, on_timeout=plan.recovery.on_timeout, assigned_users=hitl_users(plan.recovery.approvers),
+        trigger_rule="all_done", retries=0,
+        **hitl_answer_window(timedelta(minutes=plan.recovery.decision_timeout_minutes)), **conn)
+    commit = EmptyOperator(task_id=COMMIT)
+    rollback = RecoveryRollbackOperator(task_id=ROLLBACK, wave_names=graph.order, deferrable=True, **poll, **conn)
+    record = DecisionRecordOperator(task_id=RECORD_DECISION, decision_task_id=DECIDE, rollback_task_id=ROLLBACK,
+                                    trigger_rule="all_done", retries=0)
+    report >> decide >> [commit, rollback] >> record
+    return record
 
 
 def rto_deadline(plan: Plan, mode: str, conn: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ def approval_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None
         "by": user.get("name") or user.get("id"),
         "by_id": user.get("id"),
         "at": approval_time(payload.get("responded_at")),
+        "timed_out": bool(payload.get("timed_out")),
     }
 
 
@@ -67,7 +68,7 @@ class RecoveryApprovalOperator(ApprovalOperator):
         if "error" not in event:
             context["ti"].xcom_push(key=DECISION, value={
                 "chosen_options": event.get("chosen_options"), "responded_by_user": event.get("responded_by_user"),
-                "responded_at": approval_time(event.get("responded_at"))})
+                "responded_at": approval_time(event.get("responded_at")), "timed_out": bool(event.get("timedout"))})
         return super().execute_complete(context, event)
 
     def replacement_notice(self) -> str:

@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_drs.hooks.references import AwsReferenceResolver
+from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.plan_tasks import REPORT
 from airflow_provider_drs.plans import render
 from airflow_provider_drs.reports.run_report import format_table
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 
 def subject_line(report: dict[str, Any]) -> str:
     if report["outcome"] == "rejected":
-        by = (report.get("approval") or {}).get("by") or "an approver"
+        approval = report.get("approval") or {}
+        if approval.get("timed_out"):
+            return f"[DRS {report['mode']}] {report['plan']}: not approved in time, nothing launched"
+        by = approval.get("by") or "an approver"
         return f"[DRS {report['mode']}] {report['plan']}: rejected by {by}, nothing launched"
     rto = report["rto"]
     achieved = f"RTO {rto['achieved_minutes']} of {rto['target_minutes']} min" if rto["achieved_seconds"] is not None \
@@ -89,6 +93,14 @@ class PlanNotifyOperator(BaseOperator):
         return message_id
 
 
+def _reported(dag_id: str, run_id: str) -> bool:
+    try:
+        return open_report_store().get(dag_id, run_id) is not None
+    except Exception as error:  # unreadable store: say the breach rather than stay silent
+        log.warning("drs.rto_deadline could not read the report store: %s", error)
+        return False
+
+
 async def notify_rto_breach(*, plan_name: str, mode: str, rto_minutes: int, topic_arn: str | None,
                             aws_conn_id: str | None, region_name: str | None,
                             context: dict[str, Any] | None = None) -> str:
@@ -100,6 +112,11 @@ async def notify_rto_breach(*, plan_name: str, mode: str, rto_minutes: int, topi
     if state not in ("queued", "running"):
         log.info("drs.rto_deadline plan=%s run=%s already %s: no breach message", plan_name, run_id, state)
         return f"run {run_id} already {state}"
+    if run.get("dag_id") and run_id and await asyncio.to_thread(_reported, run["dag_id"], run_id):
+        # A recovery waiting on its commit-or-roll-back question: the waves are over, and the
+        # report (already sent) says whether the RTO was met.
+        log.info("drs.rto_deadline plan=%s run=%s: waves over and reported, no breach message", plan_name, run_id)
+        return f"run {run_id} already reported"
     subject = f"[DRS {mode}] {plan_name}: RTO of {rto_minutes} min breached, run still going"
     message = (f"The {mode} of plan {plan_name} (DAG {run.get('dag_id')}, run {run_id}) has been running longer than "
                f"its RTO target of {rto_minutes} min. It is still going: see the run in Airflow.")

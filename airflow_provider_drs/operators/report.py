@@ -13,12 +13,13 @@ from botocore.config import Config
 
 from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.approval import approval_outcome
+from airflow_provider_drs.operators.decision import decision_outcome
 from airflow_provider_drs.plan_tasks import (
-    DECISION, FINISHED_AT, JOB, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, START_RECOVERY, WAIT_FOR_LAUNCH,
-    in_wave)
+    DECISION, FINISHED_AT, JOB, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, START_RECOVERY, TERMINATED,
+    WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
-from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state
+from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state, with_decision
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,6 +35,17 @@ def _iso(value: Any) -> str | None:
         value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     return str(value)
+
+
+def run_task_states(ti: Any, dag_run: Any, log: Any) -> dict[str, str | None]:
+    """task id -> state of this run's tasks (Airflow's own record of how each wave went)."""
+    try:
+        by_run = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
+    except Exception as error:  # the report is still worth writing without the states
+        log.warning("drs.report could not read the task states: %s", error)
+        return {}
+    states = by_run.get(dag_run.run_id, {}) if isinstance(by_run, Mapping) else {}
+    return {task: str(getattr(state, "value", state)) if state else None for task, state in states.items()}
 
 
 class PlanReportOperator(BaseOperator):
@@ -65,7 +77,7 @@ class PlanReportOperator(BaseOperator):
         ti = context["ti"]
         dag_run = context["dag_run"]
         resolved = ti.xcom_pull(task_ids=PREFLIGHT) or {}
-        states = self._task_states(ti, dag_run)
+        states = run_task_states(ti, dag_run, self.log)
         waves = []
         replaced = list(ti.xcom_pull(task_ids=PREFLIGHT, key=REPLACED) or [])
         for wave in self.waves:
@@ -115,15 +127,35 @@ class PlanReportOperator(BaseOperator):
         self.log.info("drs.metrics namespace=%s %s", namespace, " ".join(f"{d['MetricName']}={d['Value']:g}" for d in data))
         return {"namespace": namespace, "published": [d["MetricName"] for d in data], "error": None}
 
-    def _task_states(self, ti: Any, dag_run: Any) -> dict[str, str | None]:
-        """task id -> state of this run's tasks (Airflow's own record of how each wave went)."""
-        try:
-            by_run = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
-        except Exception as error:  # the report is still worth writing without the states
-            self.log.warning("drs.report could not read the task states: %s", error)
-            return {}
-        states = by_run.get(dag_run.run_id, {}) if isinstance(by_run, Mapping) else {}
-        return {task: str(getattr(state, "value", state)) if state else None for task, state in states.items()}
+
+class DecisionRecordOperator(BaseOperator):
+    """Add a recovery's commit-or-roll-back answer, and what a rollback terminated, to the report the
+    report task wrote before the question (so the RTO was on record, and notified, without waiting
+    for a person)."""
+
+    ui_color = "#c8e6c9"
+
+    def __init__(self, *, decision_task_id: str, rollback_task_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.decision_task_id = decision_task_id
+        self.rollback_task_id = rollback_task_id
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        ti, dag_run = context["ti"], context["dag_run"]
+        decision = decision_outcome(ti.xcom_pull(task_ids=self.decision_task_id, key=DECISION))
+        states = run_task_states(ti, dag_run, self.log)
+        rollback_failed = states.get(self.rollback_task_id) in FAILED_STATES
+        terminated = ti.xcom_pull(task_ids=self.rollback_task_id, key=TERMINATED) or []
+        store = open_report_store()
+        stored = store.get(dag_run.dag_id, dag_run.run_id)
+        if stored is None:
+            self.log.error("drs.report no report of run %s to add the decision to", dag_run.run_id)
+            return decision
+        report = with_decision(json.loads(stored), decision, terminated, rollback_failed)
+        store.put(dag_run.dag_id, dag_run.run_id, ".html", render_html(report))
+        store.put(dag_run.dag_id, dag_run.run_id, ".json", json.dumps(report, indent=2))
+        self.log.info("drs.report decision added\n%s", format_table(report))
+        return report["decision"]
 
 
 FAILED_STATES = {"failed", "upstream_failed"}

@@ -56,6 +56,7 @@ from airflow_provider_drs.plans.model import (
     Action,
     ApprovalAction,
     Drill,
+    Failback,
     Notifications,
     Plan,
     ProtectionGroup,
@@ -78,7 +79,7 @@ from airflow_provider_drs.plans.references import (
 from airflow_provider_drs.plans.schema import plan_json_schema
 
 __all__ = [
-    "MAX_SERVERS_PER_JOB", "Action", "ApprovalAction", "Catalogue", "Drill", "Notifications", "Plan",
+    "MAX_SERVERS_PER_JOB", "Action", "ApprovalAction", "Catalogue", "Drill", "Failback", "Notifications", "Plan",
     "PlanError", "PlanValidationError", "ProtectionGroup", "Recovery", "Reference", "ReferenceSyntaxError",
     "Resolver", "SsmAutomation", "SsmCommand", "SsmTarget", "StaticResolver", "UnresolvedReference", "Wave",
     "WaveGraph", "find_cycles", "find_files", "load_catalogue", "load_plan", "mermaid", "parse_references",

@@ -80,11 +80,24 @@ class SsmCommand(_Model):
         return self
 
 
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+
+
+def approvers_field() -> Any:
+    return Field(default_factory=list, description="Airflow user ids who may answer (the auth manager's user id: the "
+                                                   "user name with the simple auth manager); none: any user allowed "
+                                                   "to answer human-in-the-loop tasks.")
+
+
 class ApprovalAction(_Model):
     """Pause the wave until a person approves (human-in-the-loop task)."""
 
     subject: str = Field(min_length=1, description="What the approver is asked.")
     body: str | None = Field(default=None, description="Details shown with the request.")
+    approvers: list[UserId] = approvers_field()
+    timeout_minutes: int | None = Field(default=None, gt=0, strict=True,
+                                        description="Unanswered this long, the approval is rejected and the wave "
+                                                    "fails; none: it waits until answered.")
 
 
 class Action(_Model):
@@ -193,6 +206,21 @@ class Drill(_Model):
 
 class Recovery(_Model):
     approval: Literal["required"] = Field(default="required", description="Always 'required'.")
+    approvers: list[UserId] = approvers_field()
+    approval_timeout_minutes: int | None = Field(
+        default=None, gt=0, strict=True,
+        description="Unanswered this long, the recovery is rejected (nothing launched); none: it waits.")
+    decision_timeout_minutes: int = Field(
+        default=1440, gt=0, strict=True,
+        description="After the last wave, how long the commit-or-roll-back question waits for an answer.")
+    on_timeout: Literal["commit", "rollback"] = Field(
+        default="commit", description="What an unanswered commit-or-roll-back question decides.")
+
+
+class Failback(_Model):
+    stop_replication: bool = Field(
+        default=False, description="After each wave's failback launch, stop the failback replication (StopFailback); "
+                                   "default: keep it, to fail back again or decide later.")
 
 
 class Notifications(_Model):
@@ -222,6 +250,7 @@ class PlanSettings(_Model):
                                                 "recovered from, compared in every report.")
     drill: Drill = Field(default_factory=Drill)
     recovery: Recovery = Field(default_factory=Recovery)
+    failback: Failback = Field(default_factory=Failback)
     notifications: Notifications = Field(default_factory=Notifications)
     events_queue: str | None = Field(
         default=None, description="URL of the SQS queue of DRS launch-result events (drs-plan events-setup) "
@@ -266,6 +295,10 @@ class Plan(PlanDocument):
     def cleanup_dag_id(self) -> str:
         """The DAG that clears drill instances dead runs of this plan left behind."""
         return f"drs_{self.name.replace('-', '_')}_cleanup"
+
+    def failback_dag_id(self) -> str:
+        """The DAG that fails the plan's recovered servers back to where they came from."""
+        return f"drs_{self.name.replace('-', '_')}_failback"
 
     def wave(self, name: str) -> Wave:
         for wave in self.waves:

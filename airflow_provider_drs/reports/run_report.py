@@ -107,7 +107,8 @@ def build_report(
             "achieved_seconds": achieved,
             "achieved_minutes": round(achieved / 60, 2) if achieved is not None else None,
             "met": bool(achieved is not None and target is not None and achieved <= target * 60),
-            "why_not_achieved": (f"the recovery was rejected by {approval.get('by')}" if rejected
+            "why_not_achieved": (("nobody approved the recovery in time" if approval.get("timed_out")
+                                  else f"the recovery was rejected by {approval.get('by')}") if rejected
                                  else _why_not(critical_failed, not_run, post_unfinished) if not complete else None),
             "time_to_decide_seconds": seconds_between(started_at, decided_at),
             "time_to_recover_seconds": seconds_between(decided_at or started_at, back_at) if complete else None,
@@ -120,6 +121,16 @@ def build_report(
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
         if mode == "drill" else None,
     }
+
+
+def with_decision(report: Mapping[str, Any], decision: Mapping[str, Any] | None,
+                  terminated: list[Mapping[str, Any]] | None, rollback_failed: bool) -> dict[str, Any]:
+    """The report of a recovery once its commit-or-roll-back question is answered (or skipped:
+    ``decision`` None, nothing was launched)."""
+    amended = dict(report)
+    amended["decision"] = {**decision, "terminated": [dict(t) for t in terminated or ()],
+                           "rollback_failed": rollback_failed} if decision else None
+    return amended
 
 
 # Task states, most telling first: the state of a wave is that of its most telling task.
@@ -235,6 +246,15 @@ def format_table(report: Mapping[str, Any]) -> str:
         lines.append(f"Replaces live {'drill' if replaced['is_drill'] else 'recovery'} instance "
                      f"{replaced['recovery_instance_id']} (EC2 {replaced['ec2_instance_id']}) of "
                      f"{replaced['source_server_id']}, from job {replaced['job_id']}")
+    decision = report.get("decision")
+    if decision:
+        who = "the plan's default (nobody answered)" if decision["timed_out"] else decision["by"] or "unknown"
+        if decision["decision"] == "rollback":
+            done = "FAILED, see the rollback task" if decision["rollback_failed"] else \
+                f"{len(decision['terminated'])} recovery instances terminated"
+            lines.append(f"Rolled back by {who} at {decision['at']}: {done}")
+        else:
+            lines.append(f"Committed by {who} at {decision['at']}")
     if report["outcome"] == "rejected":
         lines.append("Nothing was launched.")
     elif rto["achieved_seconds"] is not None:

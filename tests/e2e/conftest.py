@@ -31,3 +31,15 @@ def dagbag(airflow_db):
     from airflow_provider_drs.version_compat import dag_bag
 
     return dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+@pytest.fixture(scope="session")
+def test_dagbag(airflow_db):
+    """The DAGs of tests/e2e/dags: the plans written for one test each."""
+    from pathlib import Path
+
+    from airflow_provider_drs.version_compat import dag_bag
+
+    bag = dag_bag(str(Path(__file__).parent / "dags"))
+    assert bag.import_errors == {}
+    return bag

@@ -98,28 +98,57 @@ def subscribe_queue(sim, topic_arn: str):
 
 
 class HitlResponder(threading.Thread):
-    """Answers a human-in-the-loop task the way the UI does, through the database, once it waits.
+    """Answers human-in-the-loop tasks the way the UI does, through the database, once they wait:
+    ``task_id`` with ``choice``, then each ``(task, choice)`` of ``then`` in turn (``None`` as the
+    choice: leave that task unanswered and stop).
 
-    Records what had happened in DRS when the approval was found (``calls_when_waiting``). Gives up
-    after ``timeout`` seconds by rejecting, so a test can fail but never hang.
+    Records what had happened in DRS when the first one was found (``calls_when_waiting``) and each
+    task's question (``bodies``). Gives up after ``timeout`` seconds per task by choosing the last
+    option of whatever still waits (Reject, Roll back), so a test can fail but never hang.
     """
 
-    def __init__(self, dag_id: str, task_id: str, sim, choice: str = "Approve", timeout: float = 120):
+    def __init__(self, dag_id: str, task_id: str, sim, choice: str = "Approve", timeout: float = 120,
+                 then: tuple[tuple[str, str | None], ...] = ()):
         # Import and configure every model here, in the main thread: importing them from this
         # thread while dag.test() imports in the main one deadlocks on Python's module locks.
         import airflow.api_fastapi.core_api.routes.public.hitl  # noqa: F401
         import airflow.models
         from sqlalchemy.orm import configure_mappers
 
+        from airflow.api_fastapi.app import create_auth_manager
+
         airflow.models.import_all_models()
         configure_mappers()
+        create_auth_manager()  # the answer route asks it whether the user is one of the task's assignees
         super().__init__(daemon=True)
         self.dag_id, self.task_id, self.sim, self.choice, self.timeout = dag_id, task_id, sim, choice, timeout
+        self.answers = ((task_id, choice), *then)
         self.calls_when_waiting: dict | None = None
         self.body_when_waiting: str | None = None
+        self.bodies: dict[str, str] = {}
         self.answered: str | None = None
+        self.answered_all: dict[str, str] = {}
+        self.error: BaseException | None = None
 
     def run(self) -> None:
+        try:
+            self._answer_all()
+        except BaseException as error:  # a refused answer must fail the test, not hang it
+            self.error = error
+            self._give_up()
+            raise
+
+    def _answer_all(self) -> None:
+        for task_id, choice in self.answers:
+            waiting = self._wait_for(task_id)
+            if waiting is None:
+                self._give_up()
+                return
+            if choice is None:
+                return
+            self._answer(*waiting, choice, task_id=task_id)
+
+    def _wait_for(self, task_id: str) -> tuple[str, str] | None:
         from airflow.models import TaskInstance
         from airflow.models.hitl import HITLDetail
         from airflow.utils.session import create_session
@@ -131,23 +160,38 @@ class HitlResponder(threading.Thread):
         while time.monotonic() < deadline:
             with create_session() as session:
                 ti = (session.query(TaskInstance)
-                      .filter_by(dag_id=self.dag_id, task_id=self.task_id)
+                      .filter_by(dag_id=self.dag_id, task_id=task_id)
                       .filter(TaskInstance.state.in_(waiting_states)).first())
                 detail = session.get(HITLDetail, ti.id) if ti else None
-                waiting = (ti.dag_id, ti.run_id) if detail else None
                 if detail:
-                    self.body_when_waiting = detail.body
+                    self.bodies[task_id] = detail.body
+                    waiting = (ti.dag_id, ti.run_id)
+                else:
+                    waiting = None
             if waiting:
-                time.sleep(1.0)  # give anything that must not happen before approval a chance to
-                self.calls_when_waiting = self.sim.control.calls()
-                self._answer(*waiting, self.choice)
-                return
+                if task_id == self.task_id:
+                    self.body_when_waiting = self.bodies[task_id]
+                    time.sleep(1.0)  # give anything that must not happen before approval a chance to
+                    self.calls_when_waiting = self.sim.control.calls()
+                return waiting
             time.sleep(0.2)
-        with create_session() as session:  # never hang: reject whatever still waits
-            for ti in session.query(TaskInstance).filter(TaskInstance.state.in_(waiting_states)).all():
-                if session.get(HITLDetail, ti.id) is None:
-                    continue
-                self._answer(ti.dag_id, ti.run_id, "Reject", task_id=ti.task_id)
+        return None
+
+    def _give_up(self) -> None:
+        from airflow.models import TaskInstance
+        from airflow.models.hitl import HITLDetail
+        from airflow.utils.session import create_session
+
+        from tests.airflow_compat import hitl_waiting_states
+
+        with create_session() as session:  # never hang: answer whatever still waits with its last option
+            waiting = []
+            for ti in session.query(TaskInstance).filter(TaskInstance.state.in_(hitl_waiting_states())).all():
+                detail = session.get(HITLDetail, ti.id)
+                if detail is not None and detail.responded_at is None:
+                    waiting.append((ti.dag_id, ti.run_id, ti.task_id, list(detail.options)[-1]))
+        for dag_id, run_id, task_id, option in waiting:
+            self._answer(dag_id, run_id, option, task_id=task_id)
 
     def _answer(self, dag_id: str, run_id: str, choice: str, task_id: str | None = None) -> None:
         """What PATCH /dags/{dag}/dagRuns/{run}/taskInstances/{task}/-1/hitlDetails does."""
@@ -159,7 +203,9 @@ class HitlResponder(threading.Thread):
             update_hitl_detail(dag_id=dag_id, dag_run_id=run_id, task_id=task_id or self.task_id,
                                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
                                user=_Responder(), session=session, map_index=-1)
-        self.answered = choice
+        self.answered_all[task_id or self.task_id] = choice
+        if (task_id or self.task_id) == self.task_id:
+            self.answered = choice
 
 
 class _Responder:

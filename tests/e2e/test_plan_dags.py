@@ -210,7 +210,7 @@ def test_drill_with_a_stalled_server_stops_in_preflight_and_says_why(dagbag, air
 
 def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim):
     inbox = subscribe_queue(airflow_sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
-    responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim)
+    responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim, then=(("decide", "Commit"),))
     responder.start()
     dag_run = run_dag(dagbag, "drs_three_tier_recovery")
     responder.join(timeout=10)

@@ -162,7 +162,7 @@ def test_a_drill_leaves_another_live_runs_drill_instance_alone_and_replaces_a_fi
 def test_second_failover_is_named_in_the_approval(dagbag, airflow_sim):
     launch(airflow_sim, [DB], is_drill=False)
     (first,) = instances_of(airflow_sim, DB)
-    responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim)
+    responder = HitlResponder("drs_three_tier_recovery", "approve", airflow_sim, then=(("decide", "Commit"),))
     responder.start()
     dag_run = run_dag(dagbag, "drs_three_tier_recovery")
     responder.join(timeout=10)
