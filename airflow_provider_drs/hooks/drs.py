@@ -49,6 +49,21 @@ def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def _refused(error: ClientError, operation: str, target: str) -> Exception:
+    """DRS's refusal of a failback request as a DrsRequestError naming the target and DRS's reason
+    (the ClientError stays its ``__cause__``); throttling and server errors are left as they are."""
+    if _error_code(error) in ("ValidationException", "ResourceNotFoundException", "ConflictException"):
+        message = error.response.get("Error", {}).get("Message", "")
+        return DrsRequestError(f"DRS refused {operation} for {target}: {message}")
+    return error
+
+
+def _some(ids: Sequence[str], shown: int = 5) -> str:
+    """The first ids of a batch, for a message that stays readable with 200 of them."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
+
+
 class DrsHook(RetryAfterMixin, AwsBaseHook):
     """
     Interact with AWS Elastic Disaster Recovery (DRS).
@@ -270,6 +285,46 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
             self.log.info("drs.terminate job_id=%s recovery_instances=%s", job["jobID"], ",".join(ids))
             jobs.append(job)
         return jobs
+
+    # --- failback --------------------------------------------------------------------------------
+    def reverse_replication(self, recovery_instance_id: str) -> str:
+        """Start replicating an AWS-origin recovery instance back to its origin region (failback's
+        first step); return the source server ARN there. DRS refuses an on-premises origin: that
+        one fails back through the DRS Failback Client booted on the origin machine."""
+        try:
+            response = self.conn.reverse_replication(recoveryInstanceID=recovery_instance_id)
+        except ClientError as error:
+            raise _refused(error, "ReverseReplication", recovery_instance_id) from error
+        reversed_arn = response["reversedDirectionSourceServerArn"]
+        self.log.info("drs.reverse_replication recovery_instance=%s reversed_source_server=%s",
+                      recovery_instance_id, reversed_arn)
+        return reversed_arn
+
+    def start_failback_launch(
+        self, recovery_instance_ids: Sequence[str], tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Start failback launch jobs for recovery instances in FAILBACK_READY_FOR_LAUNCH (200 a
+        job, the API's maximum); return the jobs. A refused batch raises, leaving the jobs of the
+        batches before it running."""
+        jobs = []
+        extra = {"tags": dict(tags)} if tags else {}
+        for ids in chunks(sorted(set(recovery_instance_ids)), RECOVERY_INSTANCE_CHUNK):
+            try:
+                job = self.conn.start_failback_launch(recoveryInstanceIDs=ids, **extra)["job"]
+            except ClientError as error:
+                raise _refused(error, "StartFailbackLaunch", _some(ids)) from error
+            self.log.info("drs.start_failback_launch job_id=%s recovery_instances=%s", job["jobID"], ",".join(ids))
+            jobs.append(job)
+        return jobs
+
+    def stop_failback(self, recovery_instance_id: str) -> None:
+        """Stop the failback replication of a recovery instance (back to FAILBACK_NOT_STARTED; after
+        a completed failback too, which is how its replication ends)."""
+        try:
+            self.conn.stop_failback(recoveryInstanceID=recovery_instance_id)
+        except ClientError as error:
+            raise _refused(error, "StopFailback", recovery_instance_id) from error
+        self.log.info("drs.stop_failback recovery_instance=%s", recovery_instance_id)
 
     # --- per-server results ----------------------------------------------------------------------
     def get_job_results(

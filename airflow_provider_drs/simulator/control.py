@@ -3,6 +3,10 @@
     POST /_sim/throttle        {"operation": "DescribeJobs", "per_second": 2, "retry_after_seconds": 1}
     POST /_sim/error_rate      {"rate": 0.2, "operations": ["DescribeJobs"]}     (operations optional)
     POST /_sim/fail_server     {"server_id": "s-...", "phase": "CONVERSION", "raw_error": "..."}
+    POST /_sim/fail_failback   {"server_id": "s-..."}     (its failback replications end in FAILBACK_ERROR)
+    POST /_sim/failback_client {"recovery_instance_id": "i-...", "region": "us-east-1"}  (region optional)
+                               the DRS Failback Client booted for an on-premises-origin recovery
+                               instance: answers {"ok": true, "failback_client_id": "..."}
     POST /_sim/latency         {"seconds": 0.2, "operations": ["StartRecovery"]}      (operations optional)
     POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
     POST /_sim/time_scale      {"time_scale": 0.1}          (jobs and automations started from now on)
@@ -45,6 +49,15 @@ class ReplicationBody(BaseModel):
     server_id: str
     replication_state: str
     lag: str = "PT0S"
+    region: str = "us-east-1"
+
+
+class FailFailbackBody(BaseModel):
+    server_id: str
+
+
+class FailbackClientBody(BaseModel):
+    recovery_instance_id: str
     region: str = "us-east-1"
 
 
@@ -105,6 +118,18 @@ def router(simulation: Simulation) -> APIRouter:
     @api.post("/replication")
     def replication(body: ReplicationBody):
         return guarded(control.set_replication, body.server_id, body.replication_state, body.lag, body.region)
+
+    @api.post("/fail_failback")
+    def fail_failback(body: FailFailbackBody):
+        return guarded(control.fail_failback, body.server_id)
+
+    @api.post("/failback_client")
+    def failback_client(body: FailbackClientBody):
+        try:
+            client_id = control.boot_failback_client(body.recovery_instance_id, body.region)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"ok": True, "failback_client_id": client_id}
 
     @api.post("/latency")
     def latency(body: LatencyBody):
@@ -177,6 +202,13 @@ class SimulatorClient:
                         region: str = "us-east-1") -> None:
         self._call("POST", "replication", {"server_id": server_id, "replication_state": replication_state,
                                                  "lag": lag, "region": region})
+
+    def fail_failback(self, server_id: str) -> None:
+        self._call("POST", "fail_failback", {"server_id": server_id})
+
+    def boot_failback_client(self, recovery_instance_id: str, region: str = "us-east-1") -> str:
+        return self._call("POST", "failback_client", {"recovery_instance_id": recovery_instance_id,
+                                                      "region": region})["failback_client_id"]
 
     def latency(self, seconds: float, operations: list[str] | None = None) -> None:
         self._call("POST", "latency", {"seconds": seconds, "operations": operations})

@@ -21,6 +21,9 @@ OPERATIONS = {
     ("POST", "/DescribeSourceServers"): "DescribeSourceServers",
     ("POST", "/DescribeRecoveryInstances"): "DescribeRecoveryInstances",
     ("POST", "/TerminateRecoveryInstances"): "TerminateRecoveryInstances",
+    ("POST", "/ReverseReplication"): "ReverseReplication",
+    ("POST", "/StartFailbackLaunch"): "StartFailbackLaunch",
+    ("POST", "/StopFailback"): "StopFailback",
 }
 
 
@@ -34,7 +37,9 @@ def operation_for(method: str, path: str) -> str | None:
     return OPERATIONS.get((method, path))
 
 
-def _ok(payload: dict, status: int = 200) -> Response:
+def _ok(payload: dict | None, status: int = 200) -> Response:
+    if payload is None:  # an operation without output (StopFailback): an empty body
+        return Response(b"", status)
     return Response(json.dumps(payload), status, media_type="application/json")
 
 
@@ -59,7 +64,7 @@ async def _body(request: Request, operation: str, uri_members: dict | None = Non
 def router(state: DrsState) -> APIRouter:
     api = APIRouter()
 
-    def route(path: str, operation: str, call: Callable[[str, dict], dict], status: int = 200) -> None:
+    def route(path: str, operation: str, call: Callable[[str, dict], dict | None], status: int = 200) -> None:
         async def handler(request: Request) -> Response:
             try:
                 body = await _body(request, operation)
@@ -76,6 +81,9 @@ def router(state: DrsState) -> APIRouter:
         "DescribeSourceServers": state.describe_source_servers,
         "DescribeRecoveryInstances": state.describe_recovery_instances,
         "TerminateRecoveryInstances": state.terminate_recovery_instances,
+        "ReverseReplication": state.reverse_replication,
+        "StartFailbackLaunch": state.start_failback_launch,
+        "StopFailback": state.stop_failback,
     }
     for (_, path), operation in OPERATIONS.items():
         route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)

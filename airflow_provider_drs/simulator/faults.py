@@ -1,4 +1,5 @@
-"""Faults injected on demand: throttling, 500s, latency, failing servers and automation steps.
+"""Faults injected on demand: throttling, 500s, latency, failing servers, failback replications and
+automation steps.
 
 Draws come from a seeded RNG so a failing rehearsal can be replayed with the same --seed.
 """
@@ -35,6 +36,7 @@ class FaultSet:
             self.latency_seconds = 0.0
             self.latency_operations: set[str] | None = None
             self.server_failures: dict[str, tuple[str, str | None]] = {}
+            self.failback_failures: set[str] = set()
             self.automation_failures: dict[str, str] = {}
             self._rng = random.Random(f"faults/{self._seed}")
 
@@ -58,6 +60,10 @@ class FaultSet:
             raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {phase!r}")
         with self._lock:
             self.server_failures[server_id] = (phase, raw_error)
+
+    def fail_failback(self, server_id: str) -> None:
+        with self._lock:
+            self.failback_failures.add(server_id)
 
     def set_latency(self, seconds: float, operations: list[str] | None = None) -> None:
         if seconds < 0:
@@ -108,5 +114,6 @@ class FaultSet:
                 "latency_seconds": self.latency_seconds,
                 "latency_operations": sorted(self.latency_operations) if self.latency_operations else None,
                 "server_failures": {s: {"phase": p, "raw_error": r} for s, (p, r) in self.server_failures.items()},
+                "failback_failures": sorted(self.failback_failures),
                 "automation_failures": dict(self.automation_failures),
             }

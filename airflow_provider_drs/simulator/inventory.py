@@ -2,6 +2,14 @@
 
 Errors name the file, line and field (``inventory.yaml:12: source_servers[1].launch.fail_at: ...``)
 because the inventory is hand-written by whoever rehearses a plan.
+
+Per source server: ``id``, ``hostname``, ``tags``, ``replication_state``, ``lag``, ``region`` (only
+in that region), ``instance_type``, ``os``, ``launch`` (phase durations, ``fail_at``, ``raw_error``),
+``origin_region`` (the source is an EC2 instance in that AWS region: cross-region DR, failed back
+with ReverseReplication; without it the source is on premises and fails back through the DRS
+Failback Client) and ``failback`` (``replication``: seconds the failback replication takes to
+reach FAILBACK_READY_FOR_LAUNCH). ``defaults.launch`` and ``defaults.failback`` apply to every
+server, field by field under its own settings.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .request_validation import MODELS
+
 DEFAULT_INVENTORY = "default_inventory.yaml"
 
 Phase = Literal["SNAPSHOT", "CONVERSION", "LAUNCH"]
@@ -21,6 +31,9 @@ ReplicationState = Literal[
     "STOPPED", "INITIATING", "INITIAL_SYNC", "BACKLOG", "CREATING_SNAPSHOT", "CONTINUOUS",
     "PAUSED", "RESCAN", "STALLED", "DISCONNECTED",
 ]
+# A region is valid where "<region>a" is an AwsAvailabilityZone of the DRS model: the recovery
+# instance renders it as its originAvailabilityZone.
+_AVAILABILITY_ZONE = re.compile(MODELS["drs"].shape_for("AwsAvailabilityZone").metadata["pattern"])
 _DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
@@ -38,8 +51,16 @@ class LaunchBehaviour(_Strict):
     raw_error: str | None = Field(None, max_length=65536)
 
 
+class FailbackBehaviour(_Strict):
+    """Seconds (before --time-scale) from the start of failback replication (ReverseReplication
+    or a booted Failback Client) to FAILBACK_READY_FOR_LAUNCH."""
+
+    replication: float = Field(60.0, ge=0, le=86400)
+
+
 class Defaults(_Strict):
     launch: LaunchBehaviour = LaunchBehaviour()
+    failback: FailbackBehaviour = FailbackBehaviour()
     jitter: float = Field(0.1, ge=0, le=0.5)
 
 
@@ -57,6 +78,15 @@ class SourceServerSpec(_Strict):
     instance_type: str = "t3.medium"
     os: str = "Microsoft Windows Server 2019 Datacenter"
     launch: LaunchBehaviour | None = None
+    origin_region: str | None = None
+    failback: FailbackBehaviour | None = None
+
+    @field_validator("origin_region")
+    @classmethod
+    def _aws_region(cls, value: str | None) -> str | None:
+        if value is not None and not _AVAILABILITY_ZONE.fullmatch(value + "a"):
+            raise ValueError(f"{value!r} is not an AWS region such as eu-west-1")
+        return value
 
     @field_validator("lag")
     @classmethod
@@ -86,11 +116,16 @@ class Inventory(_Strict):
 
     def launch_behaviour(self, server: SourceServerSpec) -> LaunchBehaviour:
         """Server-level launch settings win field by field over the defaults."""
-        if server.launch is None:
-            return self.defaults.launch
-        merged = self.defaults.launch.model_dump()
-        merged.update(server.launch.model_dump(exclude_unset=True))
-        return LaunchBehaviour(**merged)
+        return _merged(self.defaults.launch, server.launch)
+
+    def failback_behaviour(self, server: SourceServerSpec) -> FailbackBehaviour:
+        return _merged(self.defaults.failback, server.failback)
+
+
+def _merged(default: _Strict, override: _Strict | None):
+    if override is None:
+        return default
+    return type(default)(**{**default.model_dump(), **override.model_dump(exclude_unset=True)})
 
 
 class InventoryError(ValueError):

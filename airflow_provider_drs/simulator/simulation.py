@@ -91,6 +91,17 @@ class Control:
         """Set a server's replication state (e.g. STALLED) and lag (ISO 8601, e.g. PT2H) until reset."""
         self._sim.drs.set_replication(region, server_id, replication_state, lag)
 
+    def boot_failback_client(self, recovery_instance_id: str, region: str = "us-east-1") -> str:
+        """The DRS Failback Client was booted on the on-premises origin of this (non-drill) recovery
+        instance: its failback replication starts, as ReverseReplication starts it for an AWS
+        origin. Returns the client's id (the instance's failbackClientID)."""
+        return self._sim.drs.boot_failback_client(region, recovery_instance_id)
+
+    def fail_failback(self, server_id: str) -> None:
+        """Make every later failback replication of ``server_id`` end in FAILBACK_ERROR instead of
+        FAILBACK_READY_FOR_LAUNCH."""
+        self._sim.faults.fail_failback(server_id)
+
     def latency(self, seconds: float, operations: list[str] | None = None) -> None:
         """Hold every AWS request (not /_sim/), or only those of ``operations``, ``seconds`` before
         processing it. The request is read first: one whose client gives up meanwhile is still

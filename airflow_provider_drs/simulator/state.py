@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, jobs, moto_bridge
+from .failback import Failback, FailbackOperations
 from .faults import FaultSet
 from .ids import arn, iso, job_id, parse_iso, recovery_instance_id
 from .inventory import Inventory, SourceServerSpec
@@ -58,6 +59,7 @@ class RecoveryInstance:
     launched: float
     hostname: str
     tags: dict[str, str] = field(default_factory=dict)
+    failback: Failback = field(default_factory=Failback)
 
 
 @dataclass
@@ -89,7 +91,7 @@ def paginate(items: list, body: dict, operation: str, render: Callable[[Any], di
     return page
 
 
-class DrsState:
+class DrsState(FailbackOperations):
     def __init__(self, inventory: Inventory, time_scale: float, seed: int, faults: FaultSet):
         self.inventory, self.time_scale, self.seed, self.faults = inventory, time_scale, seed, faults
         self.on_job_started: Callable[[jobs.Job], None] | None = None  # e.g. the launch-event publisher
@@ -127,6 +129,8 @@ class DrsState:
 
     def _apply(self, state: RegionState, job: jobs.Job, run: jobs.ServerRun) -> None:
         run.applied = True
+        if job.initiated_by == "FAILBACK":  # nothing lands here: the failback state reads the job's end
+            return
         server = state.servers[run.source_server_id]
         if job.type == "TERMINATE":
             instance = state.recovery_instances.pop(run.recovery_instance_id, None)
@@ -163,7 +167,8 @@ class DrsState:
         state.jobs.append(job)
         state.jobs_by_id[new_id] = job
         state.active.append(job)
-        if self.on_job_started is not None:
+        # DRS's launch-result event announces drill and recovery launches, not failback ones.
+        if self.on_job_started is not None and initiated_by != "FAILBACK":
             self.on_job_started(job)
         return job
 
@@ -277,8 +282,8 @@ class DrsState:
         filters = body.get("filters") or {}
         ids, servers = set(filters.get("recoveryInstanceIDs") or ()), set(filters.get("sourceServerIDs") or ())
         with self.lock:
-            state = self.region(region)
-            items = [self._instance_api(state, r) for r in state.recovery_instances.values()
+            state, now = self.region(region), time.time()
+            items = [self._instance_api(state, r, now) for r in state.recovery_instances.values()
                      if (not ids or r.recovery_instance_id in ids) and (not servers or r.source_server_id in servers)]
             return paginate(items, body, "DescribeRecoveryInstances")
 
@@ -365,8 +370,9 @@ class DrsState:
                 "status": run.launch_status(now)}
         return item
 
-    def _instance_api(self, state: RegionState, instance: RecoveryInstance) -> dict:
+    def _instance_api(self, state: RegionState, instance: RecoveryInstance, now: float) -> dict:
         ec2_state = moto_bridge.instance_state(state.name, instance.ec2_instance_id)
+        origin_region = state.servers[instance.source_server_id].spec.origin_region
         return {
             "recoveryInstanceID": instance.recovery_instance_id,
             "arn": arn(state.name, "recovery-instance", instance.recovery_instance_id),
@@ -374,7 +380,9 @@ class DrsState:
             "ec2InstanceState": ec2_state.upper() if ec2_state in _EC2_STATES else "NOT_FOUND",
             "jobID": instance.job_id, "sourceServerID": instance.source_server_id, "isDrill": instance.is_drill,
             "pointInTimeSnapshotDateTime": iso(instance.point_in_time), "tags": dict(instance.tags),
-            "originEnvironment": "ON_PREMISES", "originAvailabilityZone": state.name + "a",
+            "originEnvironment": "AWS" if origin_region else "ON_PREMISES",
+            "originAvailabilityZone": (origin_region or state.name) + "a",
+            "failback": instance.failback.to_api(now),
             "recoveryInstanceProperties": {
                 "lastUpdatedDateTime": iso(instance.launched),
                 "identificationHints": {"hostname": instance.hostname, "awsInstanceID": instance.ec2_instance_id},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ import pytest
 
 from airflow_provider_drs.exceptions import DrsJobLimitExceeded, DrsJobNotFound, DrsRequestError, DrsServerInActiveJob
 from airflow_provider_drs.hooks.drs_safety import RunRef
+from airflow_provider_drs.hooks import drs as drs_hook_module
 from airflow_provider_drs.hooks.drs import DrsHook
 
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
@@ -182,3 +184,85 @@ def test_async_counterparts(hook):
     assert jobs[job["jobID"]]["status"] == "COMPLETED"
     assert results == hook.get_job_results(job["jobID"], {DB: "2026-01-01T00:00:00Z"})
     assert results[DB]["launched_at"] == "2026-01-01T00:00:00Z"
+
+
+# --- failback ------------------------------------------------------------------------------------
+def recovered_instance(hook, server_id):
+    wait_completed(hook, hook.start_recovery([server_id], is_drill=False)["jobID"])
+    return hook.describe_recovery_instances(source_server_ids=[server_id])[0]["recoveryInstanceID"]
+
+
+def wait_failback(hook, recovery_instance_id, state, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (instance,) = hook.describe_recovery_instances([recovery_instance_id])
+        if instance["failback"]["state"] == state:
+            return instance
+        time.sleep(0.05)
+    raise AssertionError(f"{recovery_instance_id} did not reach {state} in {timeout}s")
+
+
+def test_failback_of_an_on_premises_source(hook, sim):
+    sim.control.set_time_scale(0.01)  # failback replication: 60 s of simulated time, 0.6 s here
+    rid = recovered_instance(hook, DB)
+    assert hook.describe_recovery_instances([rid])[0]["failback"] == {"state": "FAILBACK_NOT_STARTED"}
+    with pytest.raises(DrsRequestError, match=f"ReverseReplication for {rid}: .*DRS Failback Client"):
+        hook.reverse_replication(rid)
+    with pytest.raises(DrsRequestError, match=f"StartFailbackLaunch for {rid}: .*FAILBACK_NOT_STARTED"):
+        hook.start_failback_launch([rid])
+    client_id = sim.control.boot_failback_client(rid)
+    ready = wait_failback(hook, rid, "FAILBACK_READY_FOR_LAUNCH")
+    assert ready["failback"]["failbackClientID"] == client_id
+    (job,) = hook.start_failback_launch([rid], tags={"Purpose": "failback"})
+    assert (job["type"], job["initiatedBy"], job["tags"]) == ("LAUNCH", "FAILBACK", {"Purpose": "failback"})
+    wait_completed(hook, job["jobID"])
+    (done,) = asyncio.run(hook.describe_recovery_instances_async([rid]))
+    assert done["failback"]["state"] == "FAILBACK_COMPLETED" and done["failback"]["failbackJobID"] == job["jobID"]
+    hook.stop_failback(rid)
+    assert hook.describe_recovery_instances([rid])[0]["failback"]["state"] == "FAILBACK_NOT_STARTED"
+    with pytest.raises(DrsRequestError, match="StopFailback for i-0123456789abcdef0: .*not found"):
+        hook.stop_failback("i-0123456789abcdef0")
+
+
+def test_reverse_replication_of_an_aws_origin_source(monkeypatch):
+    from airflow_provider_drs.simulator import simulator
+
+    estate = {"defaults": {"failback": {"replication": 5}},
+              "source_servers": [{"id": DB, "hostname": "CLOUD-DB-01", "origin_region": "eu-west-1"}]}
+    with simulator(inventory=estate, time_scale=0.1) as own:
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_SIM", json.dumps(
+            {"conn_type": "aws", "login": "testing", "password": "testing",
+             "extra": {"endpoint_url": own.endpoint_url, "region_name": "us-east-1"}}))
+        hook = DrsHook(aws_conn_id="aws_sim", region_name="us-east-1")
+        rid = recovered_instance(hook, DB)
+        reversed_arn = hook.reverse_replication(rid)
+        assert reversed_arn.startswith("arn:aws:drs:eu-west-1:123456789012:source-server/s-")
+        with pytest.raises(DrsRequestError, match="already FAILBACK_IN_PROGRESS"):
+            hook.reverse_replication(rid)
+        wait_failback(hook, rid, "FAILBACK_READY_FOR_LAUNCH")
+        (job,) = hook.start_failback_launch([rid])
+        wait_completed(hook, job["jobID"])
+        hook.stop_failback(rid)
+        assert own.control.calls()["ReverseReplication"] == 2 and own.control.calls()["StopFailback"] == 1
+
+
+def test_start_failback_launch_takes_200_instances_a_call(hook, sim, monkeypatch):
+    from botocore.session import get_session
+
+    model = get_session().get_service_model("drs")
+    assert drs_hook_module.RECOVERY_INSTANCE_CHUNK == model.shape_for(
+        "StartFailbackRequestRecoveryInstanceIDs").metadata["max"] == 200
+    sim.control.set_time_scale(0.01)
+    ids = [recovered_instance(hook, server) for server in (DB, APP, WEB1)]
+    for rid in ids:
+        sim.control.boot_failback_client(rid)
+    for rid in ids:
+        wait_failback(hook, rid, "FAILBACK_READY_FOR_LAUNCH")
+    monkeypatch.setattr(drs_hook_module, "RECOVERY_INSTANCE_CHUNK", 2)  # 3 instances: 2 calls, as 201 would be
+    sent = []
+    hook.conn.meta.events.register("provide-client-params.drs.StartFailbackLaunch",
+                                   lambda params, **_: sent.append(params["recoveryInstanceIDs"]))
+    jobs = hook.start_failback_launch(ids, tags={"Purpose": "failback"})
+    assert sent == [sorted(ids)[:2], sorted(ids)[2:]]
+    assert len({j["jobID"] for j in jobs}) == 2 and sim.control.calls()["StartFailbackLaunch"] == 2
+    assert sorted(s["recoveryInstanceID"] for j in jobs for s in j["participatingServers"]) == sorted(ids)
