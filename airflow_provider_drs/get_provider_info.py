@@ -34,6 +34,9 @@ CONFIG = {
             "events_poll_interval": _option(
                 "With an events queue, seconds between the DescribeJobs reads that make up for lost events "
                 "(EventBridge delivery is best effort).", "float", "60.0"),
+            "failback_poll_interval": _option(
+                "Seconds between the reads of a failback DAG's waits (replication back to the origin takes "
+                "hours for large disks).", "float", "60.0"),
             "reports_location": _option(
                 "Where run reports (JSON and HTML) are written and read: a folder, or s3://bucket/prefix when "
                 "workers and the api-server share no disk. Empty: $AIRFLOW_HOME/drs_reports.", "string", "",

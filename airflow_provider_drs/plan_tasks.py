@@ -19,6 +19,12 @@ DECIDE = "decide"  # recovery: commit or roll back, after the last wave
 COMMIT = "commit"
 ROLLBACK = "rollback"
 RECORD_DECISION = "record_decision"  # adds the decision (and what a rollback terminated) to the report
+FIND_RECOVERY_INSTANCES = "find_recovery_instances"  # the failback DAG: per wave, what it fails back
+REVERSE_REPLICATION = "reverse_replication"  # failback wave tasks
+WAIT_FOR_REPLICATION = "wait_for_replication"
+START_FAILBACK_LAUNCH = "start_failback_launch"
+WAIT_FOR_FAILBACK = "wait_for_failback"
+STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
 
 # XCom keys (the return value of a task is its default XCom, read without a key).

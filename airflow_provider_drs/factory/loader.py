@@ -23,6 +23,7 @@ from airflow.sdk import DAG
 from airflow_provider_drs.exceptions import DrsProviderError
 from airflow_provider_drs.factory.cleanup_dag import build_cleanup_dag
 from airflow_provider_drs.factory.dag_builder import build_dag
+from airflow_provider_drs.factory.failback_dag import build_failback_dag
 from airflow_provider_drs.plans import Plan, WaveGraph, load_catalogue
 
 
@@ -50,9 +51,10 @@ def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
 
 
 def build_dags(plan: Plan) -> list[DAG]:
-    """A plan's DAGs: its drill, its recovery, and the cleanup of what dead drill runs left."""
+    """A plan's DAGs: its drill, its recovery, its failback, and the cleanup of what dead drill runs left."""
     graph = WaveGraph(plan)
-    return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph), build_cleanup_dag(plan)]
+    return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph), build_failback_dag(plan, graph),
+            build_cleanup_dag(plan)]
 
 
 @contextmanager

@@ -36,7 +36,7 @@ waves:
 
 
 def test_waves_are_task_groups_wired_by_depends_on(tmp_path):
-    drill, recovery, _ = build_dags(plan_with(tmp_path, BASE))
+    drill, recovery, *_ = build_dags(plan_with(tmp_path, BASE))
     assert (drill.dag_id, recovery.dag_id) == ("drs_lab_drill", "drs_lab_recovery")
     tasks = drill.task_dict
     assert tasks["left.pre_1_approval"].downstream_task_ids == {"left.start_recovery"}
@@ -65,7 +65,7 @@ def test_drill_ends_with_cleanup_report_and_verdict(tmp_path):
 
 
 def test_recovery_starts_with_approval_and_never_cleans_up(tmp_path):
-    _, recovery, _ = build_dags(plan_with(tmp_path, BASE))
+    _, recovery, *_ = build_dags(plan_with(tmp_path, BASE))
     tasks = recovery.task_dict
     assert tasks["approve"].downstream_task_ids == {"preflight"}  # a Reject skips only preflight
     assert tasks["approve"].upstream_task_ids == {"begin"}
@@ -92,12 +92,12 @@ def test_notify_only_when_the_plan_names_a_topic(tmp_path):
 def test_parsing_makes_no_aws_call(sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{sim.endpoint_url}"}}}}')
     dags = load_plan_dags(folder=PLANS)
-    assert len(dags) == 6  # drill, recovery and cleanup of each sample plan
+    assert len(dags) == 8  # drill, recovery, failback and cleanup of each sample plan
     assert sim.control.calls() == {}
 
 
 def test_recovery_approval_notifies_the_plan_topic(tmp_path):
-    _, recovery, _ = build_dags(plan_with(tmp_path, BASE.replace(
+    _, recovery, *_ = build_dags(plan_with(tmp_path, BASE.replace(
         "rto_minutes: 20", 'rto_minutes: 20\nnotifications: {sns_topic_arn: "{{ ssm:/dr/topic }}"}')))
     (notifier,) = recovery.task_dict["approve"].notifiers
     assert notifier.topic_arn == "{{ ssm:/dr/topic }}" and notifier.template_fields == ()
@@ -125,7 +125,7 @@ def test_launch_waits_listen_to_the_configured_events_queue_and_a_plan_may_name_
     assert drill.task_dict["first.wait_for_launch"].events_queue_url is None  # polling only by default
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_QUEUE_URL", QUEUE)
     monkeypatch.setenv("AIRFLOW__DRS__EVENTS_POLL_INTERVAL", "120")
-    drill, recovery, _ = build_dags(plan_with(tmp_path, BASE))
+    drill, recovery, *_ = build_dags(plan_with(tmp_path, BASE))
     for dag in (drill, recovery):
         wait = dag.task_dict["left.wait_for_launch"]
         assert (wait.events_queue_url, wait.events_poll_interval) == (QUEUE, 120.0)
@@ -162,7 +162,7 @@ def test_building_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled)
     was = gc.isenabled()
     try:
         gc.enable() if enabled else gc.disable()
-        assert set(load_plan_dags(folder=tmp_path)) == {"drs_lab_drill", "drs_lab_recovery", "drs_lab_cleanup"}
+        assert set(load_plan_dags(folder=tmp_path)) == {"drs_lab_drill", "drs_lab_recovery", "drs_lab_failback", "drs_lab_cleanup"}
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
@@ -175,3 +175,61 @@ def test_each_plan_has_a_manual_cleanup_dag_for_its_drill_leftovers(tmp_path):
     assert task.drill_dag_id == "drs_lab_drill" and task.force == "{{ params.force }}"
     assert task.waves["right"] == {"servers": [], "tag_groups": {"c": {"Tier": "web"}}}
     assert cleanup.params["force"] is False and (task.aws_conn_id, task.region_name) == ("aws_lab", "eu-west-1")
+
+
+def _answer_window(task):
+    """How long a human-in-the-loop task waits (response_timeout, or execution_timeout on older Airflow)."""
+    return getattr(task, "response_timeout", None) or task.execution_timeout
+
+
+def test_a_recovery_ends_with_commit_or_rollback_assigned_to_the_approvers(tmp_path):
+    _, recovery, *_ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", """rto_minutes: 20
+recovery: {approvers: [alice, bob], approval_timeout_minutes: 30, decision_timeout_minutes: 90, on_timeout: rollback}""")))
+    decide, rollback = recovery.task_dict["decide"], recovery.task_dict["rollback"]
+    # Asked once the report is written (the RTO is on record without waiting for a person).
+    assert decide.upstream_task_ids == {"report"} and decide.trigger_rule == "all_done"
+    assert decide.downstream_task_ids == {"commit", "rollback"}
+    assert decide.options == ["Commit", "Roll back"] and decide.defaults == ["Roll back"]
+    assert decide.options_mapping == {"Commit": "commit", "Roll back": "rollback"}
+    assert [u["id"] for u in decide.assigned_users] == ["alice", "bob"]
+    assert _answer_window(decide).total_seconds() == 90 * 60
+    assert rollback.wave_names == ["first", "left", "right"] and rollback.launches_drills is False
+    assert recovery.task_dict["record_decision"].upstream_task_ids == {"commit", "rollback"}
+    assert "record_decision" in recovery.task_dict["verdict"].upstream_task_ids
+    approve = recovery.task_dict["approve"]  # unanswered in 30 min: rejected, nothing launches
+    assert approve.defaults == ["Reject"] and _answer_window(approve).total_seconds() == 30 * 60
+    assert [u["id"] for u in approve.assigned_users] == ["alice", "bob"]
+
+
+def test_decision_defaults_commit_after_a_day_and_approvals_wait_unless_told(tmp_path):
+    drill, recovery, *_ = build_dags(plan_with(tmp_path, BASE.replace(
+        'pre: [{approval: {subject: "Go?"}}]', 'pre: [{approval: {subject: "Go?", approvers: [carol], timeout_minutes: 5}}]')))
+    decide = recovery.task_dict["decide"]
+    assert decide.defaults == ["Commit"] and _answer_window(decide).total_seconds() == 24 * 3600
+    assert recovery.task_dict["approve"].defaults is None and not _answer_window(recovery.task_dict["approve"])
+    assert not {"decide", "commit", "rollback"} & set(drill.task_dict)  # a drill always cleans up
+    gate = drill.task_dict["left.pre_1_approval"]
+    assert [u["id"] for u in gate.assigned_users] == ["carol"] and _answer_window(gate).total_seconds() == 300
+
+
+def test_failback_runs_the_waves_in_reverse_dependency_order(tmp_path):
+    *_, failback, _ = build_dags(plan_with(tmp_path, BASE))
+    assert failback.dag_id == "drs_lab_failback" and type(failback.timetable).__name__ == "NullTimetable"
+    assert failback.task_dict["find_recovery_instances"].upstream_task_ids == {"approve"}
+    # left and right depend on first: they fail back first, then first.
+    for wave in ("left", "right"):
+        assert failback.task_dict[f"{wave}.reverse_replication"].upstream_task_ids == {"find_recovery_instances"}
+    assert failback.task_dict["first.reverse_replication"].upstream_task_ids == {
+        "left.wait_for_failback", "right.wait_for_failback"}
+    steps = ["reverse_replication", "wait_for_replication", "start_failback_launch", "wait_for_failback"]
+    for before, after in zip(steps, steps[1:]):
+        assert failback.task_dict[f"first.{after}"].upstream_task_ids == {f"first.{before}"}
+    assert failback.task_dict["first.wait_for_replication"].target == "ready"
+    assert "first.stop_failback" not in failback.task_dict
+    assert failback.task_dict["first.reverse_replication"].recovery_instance_ids == (
+        "{{ ti.xcom_pull(task_ids='find_recovery_instances')['first'] | tojson }}")
+
+
+def test_failback_stops_the_replication_when_the_plan_says_so(tmp_path):
+    *_, failback, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", "rto_minutes: 20\nfailback: {stop_replication: true}")))
+    assert failback.task_dict["first.stop_failback"].upstream_task_ids == {"first.wait_for_failback"}
