@@ -28,6 +28,7 @@ for name, value in {
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DRS__MIN_POLL_INTERVAL": "0.2",
     "AIRFLOW__DRS__MAX_POLL_INTERVAL": "1",
+    "AIRFLOW__DRS__FAILBACK_POLL_INTERVAL": "0.5",
     # dag.test() cannot run a DAG with a deadline (see factory.dag_builder.rto_deadline); the RTO
     # deadline is tested on the stack (tests/stack/test_rto_deadline.py) and its parts one by one.
     "AIRFLOW__DRS__RTO_DEADLINE": "False",
