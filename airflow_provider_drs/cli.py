@@ -129,12 +129,23 @@ def _load_plan(args: argparse.Namespace) -> Plan | None:
 def _graph_args(parser: argparse.ArgumentParser) -> None:
     _plan_args(parser)
     parser.add_argument("--format", choices=("mermaid", "text"), default="mermaid")
+    parser.add_argument("--dag", choices=DAG_KINDS,
+                        help="instead of the wave graph, the task graph of one of the plan's DAGs (Mermaid)")
+
+
+DAG_KINDS = ("drill", "recovery", "failback", "cleanup")
 
 
 def _graph(args: argparse.Namespace) -> int:
     plan = _load_plan(args)
     if plan is None:
         return 1
+    if args.dag:
+        from airflow_provider_drs.factory import build_dags
+        from airflow_provider_drs.factory.task_graph import dag_mermaid
+
+        print(dag_mermaid(dict(zip(DAG_KINDS, build_dags(plan)))[args.dag]), end="")
+        return 0
     print(mermaid(plan) if args.format == "mermaid" else text_tree(plan), end="")
     return 0
 

@@ -233,3 +233,13 @@ def test_failback_runs_the_waves_in_reverse_dependency_order(tmp_path):
 def test_failback_stops_the_replication_when_the_plan_says_so(tmp_path):
     *_, failback, _ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", "rto_minutes: 20\nfailback: {stop_replication: true}")))
     assert failback.task_dict["first.stop_failback"].upstream_task_ids == {"first.wait_for_failback"}
+
+
+def test_the_graphs_in_the_failover_docs_are_the_dags_the_factory_builds():
+    from airflow_provider_drs.factory.task_graph import dag_mermaid
+
+    page = (PLANS.parents[1] / "docs" / "failover-failback-cleanup.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in page.split("```mermaid\n")[1:]]
+    _, recovery, failback, cleanup = build_dags(load_plan(PLANS / "three-tier.yaml"))
+    assert blocks == [dag_mermaid(recovery), dag_mermaid(failback), dag_mermaid(cleanup)], (
+        "regenerate with: drs-plan graph three-tier --dag recovery|failback|cleanup")

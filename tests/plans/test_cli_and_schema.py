@@ -65,6 +65,15 @@ def test_graph_mermaid_and_text(capsys, monkeypatch):
     assert main(["graph", os.path.join(BROKEN, "cycle.yaml")]) == 1
 
 
+def test_graph_of_one_of_the_plans_dags(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["graph", "three-tier", "--dag", "cleanup"]) == 0
+    assert capsys.readouterr().out == 'flowchart LR\n    t0["clear_leftover_drill_instances"]\n'
+    assert main(["graph", "three-tier", "--dag", "failback"]) == 0
+    out = capsys.readouterr().out
+    assert 'subgraph g0["app"]' in out and '["wait_for_replication"]' in out
+
+
 def test_schema(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)

@@ -180,10 +180,15 @@ def test_6b_a_drill_of_another_plan_during_a_recovery_is_refused(stack, api, sim
     api.wait_for_task_state(RECOVERY, recovery, "database.wait_for_launch", {"deferred"}, timeout=180)
     drill = api.trigger(DIAMOND)
     drill_run = api.wait_for_run(DIAMOND, drill, timeout=600)
-    recovery_run = api.wait_for_run(RECOVERY, recovery, timeout=900)
+    # After its last wave the recovery asks: commit, or roll back? (answered through the REST API)
+    api.wait_for_task_state(RECOVERY, recovery, "decide", {"awaiting_input"}, timeout=900)
+    api.answer(RECOVERY, recovery, "decide", "Commit")
+    recovery_run = api.wait_for_run(RECOVERY, recovery, timeout=300)
 
     assert drill_run["state"] == "failed" and api.task_states(DIAMOND, drill)["preflight"] == "failed"
-    assert recovery_run["state"] == "success", api.task_states(RECOVERY, recovery)
+    states = api.task_states(RECOVERY, recovery)
+    assert recovery_run["state"] == "success", states
+    assert (states["commit"], states["rollback"]) == ("success", "skipped"), states
     jobs = estate.jobs()
     assert {j["initiatedBy"] for j in jobs} == {"START_RECOVERY"}  # the drill launched nothing
     by_server = defaultdict(list)
