@@ -85,3 +85,15 @@ def test_a_topic_reference_is_resolved_like_the_notify_task_does(sim):
 
 def breach_id(received) -> str:
     return received()[0]["MessageId"]
+
+
+def test_a_recovery_waiting_on_its_commit_question_is_not_a_breach_once_reported(sim, tmp_path, monkeypatch):
+    """Its waves are over and the report (already sent) says whether the RTO was met."""
+    monkeypatch.setenv("AIRFLOW__DRS__REPORTS_LOCATION", str(tmp_path))
+    from airflow_provider_drs.hooks.report_store import open_report_store
+
+    received = subscribe_queue(sim, TOPIC)
+    assert breach("running").startswith("published ")  # no report yet: the waves still go
+    open_report_store().put("drs_three_tier_drill", "manual__1", ".json", "{}")
+    assert breach("running") == "run manual__1 already reported"
+    assert len(received()) == 1
