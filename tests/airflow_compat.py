@@ -23,25 +23,30 @@ def hitl_waiting_states() -> tuple[str, ...]:
 
 def route_hitl_reads_in_dag_test() -> bool:
     """Airflow 3.1/3.2's dag.test() runs triggers in process, but its supervisor does not route the
-    HITL trigger's read of the answer (GetHITLDetailResponse): the task fails where a triggerer
-    would have read it. Route it as the triggerer does (airflow.jobs.triggerer_job_runner: the
-    execution API's HITL detail, sent back as HITLDetailResponseResult). Airflow 3.3 needs nothing:
-    its HITL task waits in AWAITING_INPUT without a trigger. Returns whether the route was added."""
+    HITL trigger's read of the answer (GetHITLDetailResponse), nor its write of the defaults when
+    nobody answered in time (UpdateHITLDetail): the task fails where a triggerer would have done
+    them. Route both as the triggerer does (airflow.jobs.triggerer_job_runner: the execution API's
+    HITL detail, sent back as HITLDetailResponseResult). Airflow 3.3 needs nothing: its HITL task
+    waits in AWAITING_INPUT without a trigger. Returns whether the route was added."""
     from airflow.utils.state import TaskInstanceState
 
     if hasattr(TaskInstanceState, "AWAITING_INPUT"):
         return False
     from airflow.jobs.triggerer_job_runner import HITLDetailResponseResult
-    from airflow.sdk.execution_time.comms import GetHITLDetailResponse
+    from airflow.sdk.execution_time.comms import GetHITLDetailResponse, UpdateHITLDetail
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
 
     handle = InProcessTestSupervisor._handle_request
 
     def _handle_request(self, msg, log, req_id):
-        if not isinstance(msg, GetHITLDetailResponse):
+        if isinstance(msg, GetHITLDetailResponse):
+            detail = self.client.hitl.get_detail_response(ti_id=msg.ti_id)
+        elif isinstance(msg, UpdateHITLDetail):
+            detail = self.client.hitl.update_response(ti_id=msg.ti_id, chosen_options=msg.chosen_options,
+                                                      params_input=msg.params_input)
+        else:
             return handle(self, msg, log, req_id)
-        answer = HITLDetailResponseResult.from_api_response(self.client.hitl.get_detail_response(ti_id=msg.ti_id))
-        self.send_msg(answer, request_id=req_id, error=None)
+        self.send_msg(HITLDetailResponseResult.from_api_response(detail), request_id=req_id, error=None)
 
     InProcessTestSupervisor._handle_request = _handle_request
     return True

@@ -108,7 +108,7 @@ class HitlResponder(threading.Thread):
     """
 
     def __init__(self, dag_id: str, task_id: str, sim, choice: str = "Approve", timeout: float = 120,
-                 then: tuple[tuple[str, str | None], ...] = ()):
+                 then: tuple[tuple[str, str | None], ...] = (), user: tuple[str, str] = ("sre-on-call", "SRE on call")):
         # Import and configure every model here, in the main thread: importing them from this
         # thread while dag.test() imports in the main one deadlocks on Python's module locks.
         import airflow.api_fastapi.core_api.routes.public.hitl  # noqa: F401
@@ -129,6 +129,7 @@ class HitlResponder(threading.Thread):
         self.answered: str | None = None
         self.answered_all: dict[str, str] = {}
         self.error: BaseException | None = None
+        self.user = _Responder(*user)
 
     def run(self) -> None:
         try:
@@ -202,7 +203,7 @@ class HitlResponder(threading.Thread):
         with create_session() as session:
             update_hitl_detail(dag_id=dag_id, dag_run_id=run_id, task_id=task_id or self.task_id,
                                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
-                               user=_Responder(), session=session, map_index=-1)
+                               user=self.user, session=session, map_index=-1)
         self.answered_all[task_id or self.task_id] = choice
         if (task_id or self.task_id) == self.task_id:
             self.answered = choice
@@ -211,11 +212,14 @@ class HitlResponder(threading.Thread):
 class _Responder:
     """The user answering, as the REST API's auth layer would hand it over."""
 
+    def __init__(self, user_id: str, name: str):
+        self.user_id, self.name = user_id, name
+
     def get_id(self) -> str:
-        return "sre-on-call"
+        return self.user_id
 
     def get_name(self) -> str:
-        return "SRE on call"
+        return self.name
 
 
 def launch(sim, servers: list[str], is_drill: bool, wait: bool = True) -> dict:

@@ -10,6 +10,9 @@ from tests.e2e.helpers import (
     HitlResponder, is_state, launch, read_report, read_report_page, run_dag, running_instance_states, task_states)
 
 DB, APP, WEB1 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14"
+# The plan's approver as the simple auth manager hands a user over: its id and its name are the
+# user name (Airflow 3.1 checks both against the task's assignees).
+SIMPLE_AUTH_USER = ("sre-on-call", "sre-on-call")
 
 
 def live_instances(sim) -> dict[str, dict]:
@@ -20,7 +23,8 @@ def live_instances(sim) -> dict[str, dict]:
 def test_a_rolled_back_recovery_terminates_its_own_instances_and_nothing_else(test_dagbag, airflow_sim):
     launch(airflow_sim, [WEB1], is_drill=False)  # the console's recovery of a server outside the plan
     (unrelated,) = live_instances(airflow_sim).values()
-    responder = HitlResponder("drs_two_tier_recovery", "approve", airflow_sim, then=(("decide", "Roll back"),))
+    responder = HitlResponder("drs_two_tier_recovery", "approve", airflow_sim, then=(("decide", "Roll back"),),
+                              user=SIMPLE_AUTH_USER)
     responder.start()
     dag_run = run_dag(test_dagbag, "drs_two_tier_recovery")
     responder.join(timeout=10)
@@ -39,7 +43,7 @@ def test_a_rolled_back_recovery_terminates_its_own_instances_and_nothing_else(te
     assert ec2[unrelated["ec2InstanceID"]] == "running"
     report = read_report(dag_run)
     decision = report["decision"]
-    assert (decision["decision"], decision["by"], decision["timed_out"]) == ("rollback", "SRE on call", False)
+    assert (decision["decision"], decision["by"], decision["timed_out"]) == ("rollback", "sre-on-call", False)
     assert sorted(t["source_server_id"] for t in decision["terminated"]) == sorted([DB, APP])
     assert all(ec2[t["ec2_instance_id"]] == "terminated" for t in decision["terminated"])
     assert report["outcome"] == "succeeded"  # the recovery worked; rolling it back was a choice
@@ -49,7 +53,8 @@ def test_a_rolled_back_recovery_terminates_its_own_instances_and_nothing_else(te
 
 
 def test_a_committed_recovery_keeps_its_instances(test_dagbag, airflow_sim):
-    responder = HitlResponder("drs_two_tier_recovery", "approve", airflow_sim, then=(("decide", "Commit"),))
+    responder = HitlResponder("drs_two_tier_recovery", "approve", airflow_sim, then=(("decide", "Commit"),),
+                              user=SIMPLE_AUTH_USER)
     responder.start()
     dag_run = run_dag(test_dagbag, "drs_two_tier_recovery")
     responder.join(timeout=10)
@@ -59,7 +64,7 @@ def test_a_committed_recovery_keeps_its_instances(test_dagbag, airflow_sim):
     assert (states["commit"], states["rollback"]) == ("success", "skipped")
     assert sorted(i["sourceServerID"] for i in live_instances(airflow_sim).values()) == sorted([DB, APP])
     decision = read_report(dag_run)["decision"]
-    assert (decision["decision"], decision["by"], decision["terminated"]) == ("commit", "SRE on call", [])
+    assert (decision["decision"], decision["by"], decision["terminated"]) == ("commit", "sre-on-call", [])
 
 
 def test_an_unanswered_question_takes_the_plans_default(test_dagbag, airflow_sim):
