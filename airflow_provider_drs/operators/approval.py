@@ -28,6 +28,15 @@ def approval_time(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def record_answer(context: Context, event: Mapping[str, Any]) -> None:
+    """Push a human-in-the-loop answer (who, what, when, or the timeout's default) as the task's
+    ``decision`` XCom, for the report."""
+    if "error" not in event:
+        context["ti"].xcom_push(key=DECISION, value={
+            "chosen_options": event.get("chosen_options"), "responded_by_user": event.get("responded_by_user"),
+            "responded_at": approval_time(event.get("responded_at")), "timed_out": bool(event.get("timedout"))})
+
+
 def approval_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The approval's ``decision`` XCom (from Airflow's HITL answer) as the report's section."""
     if not payload:
@@ -65,10 +74,7 @@ class RecoveryApprovalOperator(ApprovalOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         # Recorded first: on Reject, Airflow's skip of the downstream tasks ends the task by an
         # exception, and the return value (with who answered) would never reach XCom.
-        if "error" not in event:
-            context["ti"].xcom_push(key=DECISION, value={
-                "chosen_options": event.get("chosen_options"), "responded_by_user": event.get("responded_by_user"),
-                "responded_at": approval_time(event.get("responded_at")), "timed_out": bool(event.get("timedout"))})
+        record_answer(context, event)
         return super().execute_complete(context, event)
 
     def replacement_notice(self) -> str:

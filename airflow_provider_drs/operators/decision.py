@@ -16,9 +16,9 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.operators.approval import approval_time
+from airflow_provider_drs.operators.approval import record_answer
 from airflow_provider_drs.operators.run_launches import instances_of_jobs, run_launch_jobs
-from airflow_provider_drs.plan_tasks import COMMIT, DECISION, ROLLBACK
+from airflow_provider_drs.plan_tasks import COMMIT, ROLLBACK
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -80,10 +80,7 @@ class RecoveryDecisionOperator(HITLBranchOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         # Recorded before branching: the branch's skip of the other task must not lose who answered.
-        if "error" not in event:
-            context["ti"].xcom_push(key=DECISION, value={
-                "chosen_options": event.get("chosen_options"), "responded_by_user": event.get("responded_by_user"),
-                "responded_at": approval_time(event.get("responded_at")), "timed_out": bool(event.get("timedout"))})
-            self.log.info("drs.decision chosen=%s by=%s timed_out=%s", event.get("chosen_options"),
-                          (event.get("responded_by_user") or {}).get("id"), bool(event.get("timedout")))
+        record_answer(context, event)
+        self.log.info("drs.decision chosen=%s by=%s timed_out=%s", event.get("chosen_options"),
+                      (event.get("responded_by_user") or {}).get("id"), bool(event.get("timedout")))
         return super().execute_complete(context, event)

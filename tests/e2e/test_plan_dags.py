@@ -224,8 +224,14 @@ def test_recovery_waits_for_approval_then_recovers_for_real(dagbag, airflow_sim)
     launches = [j for j in hook_jobs if j["type"] == "LAUNCH"]
     assert len(launches) == 3 and {j["initiatedBy"] for j in launches} == {"START_RECOVERY"}
     instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
-    assert len(instances) == 4 and {i["isDrill"] for i in instances} == {False}
-    assert read_report(dag_run)["cleanup"] is None
+    assert len(instances) == 4 and {i["isDrill"] for i in instances} == {False}  # committed: all kept
+    states = task_states(dag_run)
+    assert (states["decide"], states["commit"], states["rollback"]) == ("success", "success", "skipped")
+    assert "launched 4 recovery instance(s)" in responder.bodies["decide"]
+    report = read_report(dag_run)
+    assert report["cleanup"] is None
+    assert (report["decision"]["decision"], report["decision"]["by"], report["decision"]["terminated"]) == (
+        "commit", "SRE on call", [])
     # The approvers were told, then everyone got the outcome.
     subjects = sorted(m["Subject"] for m in inbox())
     assert len(subjects) == 2 and subjects[0] == "[DRS recovery] approval needed: three-tier"

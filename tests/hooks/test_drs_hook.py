@@ -254,8 +254,9 @@ def test_start_failback_launch_takes_200_instances_a_call(hook, sim, monkeypatch
         "StartFailbackRequestRecoveryInstanceIDs").metadata["max"] == 200
     sim.control.set_time_scale(0.01)
     ids = [recovered_instance(hook, server) for server in (DB, APP, WEB1)]
-    for rid in ids:
-        sim.control.boot_failback_client(rid)
+    sim.control.boot_failback_client(ids[0])  # the database is on premises
+    for rid in ids[1:]:  # the app and web tiers come from EC2
+        hook.reverse_replication(rid)
     for rid in ids:
         wait_failback(hook, rid, "FAILBACK_READY_FOR_LAUNCH")
     monkeypatch.setattr(drs_hook_module, "RECOVERY_INSTANCE_CHUNK", 2)  # 3 instances: 2 calls, as 201 would be
