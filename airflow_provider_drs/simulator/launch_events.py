@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 import threading
 import time
@@ -24,6 +25,8 @@ from .ids import ACCOUNT_ID, arn
 if TYPE_CHECKING:
     from .jobs import Job, ServerRun
     from .state import DrsState
+
+log = logging.getLogger(__name__)
 
 SOURCE = "aws.drs"
 DETAIL_TYPE = "DRS Source Server Launch Result"
@@ -98,7 +101,12 @@ class LaunchEventPublisher:
                     else:
                         heapq.heappush(self._due, (run.end + self.delay, next(self._seq), "deliver", job, run))
             if due:
-                self._deliver(due)
+                try:
+                    self._deliver(due)
+                except Exception:  # e.g. moto reset under a delivery: those events are lost, the thread lives on
+                    log.exception("drs-sim launch events: %d not delivered", len(due))
+                    with self._wake:
+                        self.lost += len(due)
 
     def _deliver(self, due: list[tuple[Job, ServerRun]]) -> None:
         for region in {job.region for job, _ in due}:

@@ -192,3 +192,24 @@ def test_one_endpoint_serves_other_services(sim):
     assert sim.client("sts").get_caller_identity()["Account"] == "123456789012"
     calls = sim.control.calls()
     assert calls["sns:CreateTopic"] == 1 and calls["sns:Publish"] == 1 and calls["sts:GetCallerIdentity"] == 1
+
+
+def test_a_failed_launch_event_delivery_loses_those_events_not_the_publisher(sim, drs, monkeypatch):
+    """A delivery that breaks (moto reset under it, say) counts its events lost; later launches
+    are still announced."""
+    from airflow_provider_drs.simulator import moto_bridge
+
+    put_events = moto_bridge.put_events
+    broken = {"left": 1}
+
+    def put_events_once_broken(*args, **kwargs):
+        if broken["left"]:
+            broken["left"] -= 1
+            raise RuntimeError("EventBridge backend gone")
+        return put_events(*args, **kwargs)
+
+    monkeypatch.setattr(moto_bridge, "put_events", put_events_once_broken)
+    wait_job_completed(drs, drs.start_recovery(sourceServers=[{"sourceServerID": DB}], isDrill=True)["job"]["jobID"])
+    wait_until(lambda: sim.control.launch_event_stats()["lost"] == 1, 10, what="the broken delivery counted lost")
+    wait_job_completed(drs, drs.start_recovery(sourceServers=[{"sourceServerID": APP}], isDrill=True)["job"]["jobID"])
+    wait_until(lambda: sim.control.launch_event_stats()["published"] == 1, 10, what="the next launch announced")
