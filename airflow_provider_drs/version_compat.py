@@ -3,6 +3,7 @@ table). Features are detected by what Airflow exports, not by version number, so
 
 from __future__ import annotations
 
+import functools
 import inspect
 from datetime import timedelta
 
@@ -27,11 +28,14 @@ def hitl_answer_window(timeout: timedelta | None) -> dict[str, timedelta]:
     ``execution_timeout``, which those versions read as the answer's deadline."""
     if timeout is None:
         return {}
+    return {"response_timeout" if _hitl_has_response_timeout() else "execution_timeout": timeout}
+
+
+@functools.cache
+def _hitl_has_response_timeout() -> bool:
     from airflow.providers.standard.operators.hitl import HITLOperator
 
-    if "response_timeout" in inspect.signature(HITLOperator.__init__).parameters:
-        return {"response_timeout": timeout}
-    return {"execution_timeout": timeout}
+    return "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
 
 
 def dag_bag(dag_folder: str):

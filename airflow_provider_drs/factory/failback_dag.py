@@ -65,7 +65,8 @@ def build_failback_dag(plan: Plan, graph: WaveGraph | None = None) -> DAG:
         find = FailbackSelectionOperator(task_id=FIND_RECOVERY_INSTANCES, plan_name=plan.name,
                                          waves=plan.wave_specs(), **conn)
         approve >> find
-        groups = {name: _wave_group(name, stop, conn) for name in order}
+        poll_interval = conf.getfloat("drs", "failback_poll_interval", fallback=60.0)  # replication takes hours
+        groups = {name: _wave_group(name, stop, poll_interval, conn) for name in order}
         for name, (first, last) in groups.items():
             dependents = [w.name for w in plan.waves if name in w.depends_on]
             if not dependents:
@@ -75,7 +76,7 @@ def build_failback_dag(plan: Plan, graph: WaveGraph | None = None) -> DAG:
     return dag
 
 
-def _wave_group(name: str, stop: bool, conn: dict[str, Any]) -> tuple[Any, Any]:
+def _wave_group(name: str, stop: bool, poll_interval: float, conn: dict[str, Any]) -> tuple[Any, Any]:
     ids = f"{{{{ ti.xcom_pull(task_ids='{FIND_RECOVERY_INSTANCES}')['{name}'] | tojson }}}}"
     with TaskGroup(group_id=name, tooltip=f"failback of wave {name}"):
         # A wave with nothing to fail back skips its steps; the waves after it still go.
@@ -83,17 +84,13 @@ def _wave_group(name: str, stop: bool, conn: dict[str, Any]) -> tuple[Any, Any]:
             DrsReverseReplicationOperator(task_id=REVERSE_REPLICATION, recovery_instance_ids=ids,
                                           trigger_rule="none_failed", **conn),
             DrsFailbackSensor(task_id=WAIT_FOR_REPLICATION, recovery_instance_ids=ids, target="ready",
-                              poll_interval=failback_poll_interval(), **conn),
+                              poll_interval=poll_interval, **conn),
             DrsStartFailbackLaunchOperator(task_id=START_FAILBACK_LAUNCH, recovery_instance_ids=ids, **conn),
             DrsFailbackSensor(task_id=WAIT_FOR_FAILBACK, recovery_instance_ids=ids, target="completed",
-                              poll_interval=failback_poll_interval(), **conn),
+                              poll_interval=poll_interval, **conn),
         ]
         if stop:
             steps.append(DrsStopFailbackOperator(task_id=STOP_FAILBACK, recovery_instance_ids=ids, **conn))
         chain(*steps)
     return steps[0], steps[-1]
 
-
-def failback_poll_interval() -> float:
-    """``[drs] failback_poll_interval`` (seconds, default 60): replication back takes hours."""
-    return conf.getfloat("drs", "failback_poll_interval", fallback=60.0)

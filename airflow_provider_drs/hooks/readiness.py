@@ -197,6 +197,12 @@ def check_topic(aws_conn_id: str | None, region: str | None, topic_ref: str) -> 
     return []
 
 
+def resolve_servers_now(hook: DrsHook, specs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each wave's servers as DRS has them now (listed, and tag-selected: see resolve_waves)."""
+    inventory = {s["sourceServerID"]: s for s in hook.describe_source_servers()}
+    return resolve_waves(inventory, specs)[0]
+
+
 def check_plan(plan: Plan, aws_conn_id: str | None, busy: bool = True) -> Readiness:
     """Every readiness check of a plan, against the account and region it recovers in."""
     hook = DrsHook(aws_conn_id=aws_conn_id, region_name=plan.region)

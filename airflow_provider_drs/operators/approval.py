@@ -37,19 +37,27 @@ def record_answer(context: Context, event: Mapping[str, Any]) -> None:
             "responded_at": approval_time(event.get("responded_at")), "timed_out": bool(event.get("timedout"))})
 
 
-def approval_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The approval's ``decision`` XCom (from Airflow's HITL answer) as the report's section."""
+def answer_outcome(payload: Mapping[str, Any] | None, decisions: Mapping[str, str], otherwise: str,
+                   ) -> dict[str, Any] | None:
+    """A ``decision`` XCom (see record_answer) as a report section: ``decision`` is
+    ``decisions[chosen option]``, else ``otherwise``; then who answered, when, and whether the
+    timeout's default decided."""
     if not payload:
         return None
     chosen = list(payload.get("chosen_options") or [])
     user = payload.get("responded_by_user") or {}
     return {
-        "decision": "approved" if chosen == [ApprovalOperator.APPROVE] else "rejected",
+        "decision": decisions.get(chosen[0], otherwise) if len(chosen) == 1 else otherwise,
         "by": user.get("name") or user.get("id"),
         "by_id": user.get("id"),
         "at": approval_time(payload.get("responded_at")),
         "timed_out": bool(payload.get("timed_out")),
     }
+
+
+def approval_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The approval's answer as the report's ``approval`` section."""
+    return answer_outcome(payload, {ApprovalOperator.APPROVE: "approved"}, "rejected")
 
 
 class RecoveryApprovalOperator(ApprovalOperator):

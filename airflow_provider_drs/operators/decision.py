@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.operators.approval import record_answer
+from airflow_provider_drs.operators.approval import answer_outcome, record_answer
 from airflow_provider_drs.operators.run_launches import instances_of_jobs, run_launch_jobs
 from airflow_provider_drs.plan_tasks import COMMIT, ROLLBACK
 
@@ -28,18 +28,8 @@ CHOICES = {"commit": COMMIT_OPTION, "rollback": ROLLBACK_OPTION}
 
 
 def decision_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The question's ``decision`` XCom as the report's section."""
-    if not payload:
-        return None
-    chosen = list(payload.get("chosen_options") or [])
-    user = payload.get("responded_by_user") or {}
-    return {
-        "decision": "rollback" if chosen == [ROLLBACK_OPTION] else "commit",
-        "by": user.get("name") or user.get("id"),
-        "by_id": user.get("id"),
-        "at": payload.get("responded_at"),
-        "timed_out": bool(payload.get("timed_out")),
-    }
+    """The question's answer as the report's ``decision`` section."""
+    return answer_outcome(payload, {ROLLBACK_OPTION: "rollback"}, "commit")
 
 
 class RecoveryDecisionOperator(HITLBranchOperator):
@@ -64,7 +54,8 @@ class RecoveryDecisionOperator(HITLBranchOperator):
     def execute(self, context: Context) -> Any:
         hook = DrsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
         job_ids = run_launch_jobs(hook, context, self.wave_names, False, self.log)
-        instances = [i for i in instances_of_jobs(hook, job_ids) if not i.get("isDrill")]
+        jobs = hook.describe_jobs(job_ids) if job_ids else {}
+        instances = [i for i in instances_of_jobs(hook, jobs) if not i.get("isDrill")]
         if not instances:
             raise AirflowSkipException("This recovery launched no recovery instance: nothing to commit or roll back.")
         lines = [f"This recovery launched {len(instances)} recovery instance(s):", ""]

@@ -17,7 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_failback import COMPLETED, READY, REPLICATING, failback_state, is_on_premises
 from airflow_provider_drs.hooks.drs_verdict import as_id_list
-from airflow_provider_drs.hooks.readiness import resolve_waves
+from airflow_provider_drs.hooks.readiness import resolve_servers_now
 from airflow_provider_drs.operators.launch_safety import run_ref
 
 if TYPE_CHECKING:
@@ -65,8 +65,7 @@ class FailbackSelectionOperator(AwsBaseOperator[DrsHook]):
         self.waves = {name: dict(spec) for name, spec in waves.items()}
 
     def execute(self, context: Context) -> dict[str, list[str]]:
-        inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
-        resolved, _ = resolve_waves(inventory, self.waves)
+        resolved = resolve_servers_now(self.hook, self.waves)
         servers = [sid for ids in resolved.values() for sid in ids]
         live = {i["sourceServerID"]: i for i in self.hook.describe_recovery_instances(source_server_ids=servers)
                 if not i.get("isDrill") and i.get("ec2InstanceState") not in ("TERMINATED", "NOT_FOUND")} if servers else {}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_drs.hooks.drs_safety import sweep_leftover_drills
-from airflow_provider_drs.hooks.readiness import resolve_waves
+from airflow_provider_drs.hooks.readiness import resolve_servers_now
 from airflow_provider_drs.operators.drs import DrsTerminateRecoveryInstancesOperator
 from airflow_provider_drs.operators.launch_safety import airflow_run_state
 from airflow_provider_drs.plan_tasks import LEFTOVERS
@@ -38,8 +38,7 @@ class PlanLeftoverCleanupOperator(DrsTerminateRecoveryInstancesOperator):
         self.plan_name, self.drill_dag_id, self.waves, self.force = plan_name, drill_dag_id, dict(waves), force
 
     def _select_drill_instances(self, context: Context) -> list[dict[str, Any]]:
-        inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
-        resolved, _ = resolve_waves(inventory, self.waves)
+        resolved = resolve_servers_now(self.hook, self.waves)
         servers = [sid for ids in resolved.values() for sid in ids]
         force = str(self.force).strip().lower() in ("true", "1", "yes")
         sweep = sweep_leftover_drills(self.hook.launch_holdings(servers), self.drill_dag_id,

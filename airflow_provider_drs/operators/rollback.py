@@ -32,7 +32,7 @@ class RecoveryRollbackOperator(DrillCleanupOperator):
                    if job.get("initiatedBy") != "START_RECOVERY" or RunRef.from_tags(job.get("tags")) not in (None, own)]
         if foreign:  # the rule that found the jobs never picks these; refuse rather than trust it
             raise RuntimeError(f"refusing to roll back: jobs {', '.join(foreign)} are not this run's recovery jobs")
-        instances = [i for i in instances_of_jobs(self.hook, list(jobs)) if not i.get("isDrill")]
+        instances = [i for i in instances_of_jobs(self.hook, jobs) if not i.get("isDrill")]
         for instance in instances:
             self.log.warning("drs.rollback terminating recovery instance %s (EC2 %s) of %s, launched by job %s",
                              instance["recoveryInstanceID"], instance.get("ec2InstanceID"),

@@ -8,7 +8,7 @@ kind since the run started, for exactly that wave's servers, tagged with this ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_drs.operators.launch_safety import run_ref, run_started_at
@@ -40,16 +40,13 @@ def run_launch_jobs(hook: DrsHook, context: Context, wave_names: Sequence[str], 
     return job_ids
 
 
-def instances_of_jobs(hook: DrsHook, job_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The recovery instances these jobs launched that still exist (DescribeRecoveryInstances)."""
-    wanted = set(job_ids)
-    if not wanted:
-        return []
-    jobs = hook.describe_jobs(sorted(wanted))
+def instances_of_jobs(hook: DrsHook, jobs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The recovery instances these jobs (``{job id: job}``, as DescribeJobs gave them) launched
+    that still exist (DescribeRecoveryInstances of their servers)."""
     servers = sorted({s["sourceServerID"] for j in jobs.values() for s in j.get("participatingServers", [])})
     if not servers:
         return []
-    return [i for i in hook.describe_recovery_instances(source_server_ids=servers) if i.get("jobID") in wanted]
+    return [i for i in hook.describe_recovery_instances(source_server_ids=servers) if i.get("jobID") in jobs]
 
 
 def as_target(instance: dict[str, Any]) -> dict[str, Any]:

@@ -126,7 +126,6 @@ class HitlResponder(threading.Thread):
         self.calls_when_waiting: dict | None = None
         self.body_when_waiting: str | None = None
         self.bodies: dict[str, str] = {}
-        self.answered: str | None = None
         self.answered_all: dict[str, str] = {}
         self.error: BaseException | None = None
         self.user = _Responder(*user)
@@ -205,8 +204,11 @@ class HitlResponder(threading.Thread):
                                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
                                user=self.user, session=session, map_index=-1)
         self.answered_all[task_id or self.task_id] = choice
-        if (task_id or self.task_id) == self.task_id:
-            self.answered = choice
+
+    @property
+    def answered(self) -> str | None:
+        """The answer to the first task."""
+        return self.answered_all.get(self.task_id)
 
 
 class _Responder:
