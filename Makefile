@@ -19,8 +19,14 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m airflow_provider_drs.demo
 
+# The default suites spread over PYTEST_WORKERS processes (pytest-xdist); each has its own
+# AIRFLOW_HOME, metadata database and simulator (tests/conftest.py). Most of a DAG test's time is
+# waiting on the simulator's clock, so a worker more than the cores still pays.
+PYTEST_WORKERS ?= 3
+XDIST := -n $(PYTEST_WORKERS) --dist load
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) --ignore=tests/stack $(PYTEST_ARGS)
 
 # The oldest supported Airflow (README: Compatibility) in its own venv, as a team's image holds it,
 # with the provider's declared minimum providers; the same suites as `make test`.
@@ -31,13 +37,13 @@ $(OLDEST)/.installed: setup.cfg pyproject.toml tools/airflow_env.py
 	@touch $@
 
 test-oldest: $(OLDEST)/.installed
-	$(OLDEST)/bin/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+	$(OLDEST)/bin/python -m pytest -q $(XDIST) --ignore=tests/stack $(PYTEST_ARGS)
 
 # Any other release: make test-airflow AIRFLOW=3.2.0 FROZEN=2026-03-30 (its first release candidate's day)
 test-airflow:
 	rm -rf .venv-airflow-$(AIRFLOW)
 	$(PYTHON) tools/airflow_env.py oldest .venv-airflow-$(AIRFLOW) --airflow $(AIRFLOW) --frozen $(FROZEN)
-	.venv-airflow-$(AIRFLOW)/bin/python -m pytest -q --ignore=tests/stack $(PYTEST_ARGS)
+	.venv-airflow-$(AIRFLOW)/bin/python -m pytest -q $(XDIST) --ignore=tests/stack $(PYTEST_ARGS)
 
 # The sdist and wheel users install, checked by twine; then the wheel alone in a clean venv holding the
 # newest tested Airflow: what it moves there, and a smoke test of the installed provider.
