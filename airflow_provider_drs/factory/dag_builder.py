@@ -111,7 +111,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             ))
         preflight = PlanPreflightOperator(
             task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
-            rpo_minutes=plan.rpo_minutes, documents=plan.documents(), topic_arn=plan.notifications.sns_topic_arn,
+            rpo_minutes=plan.rpo_minutes, documents=plan.documents(mode), topic_arn=plan.notifications.sns_topic_arn,
             readiness_warnings=list(plan.drill.readiness_warnings), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
@@ -127,7 +127,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         ends = [end for _, end in groups.values()]
 
         waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional),
-                       "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in enumerate(w.post, 1)]}
+                       "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in w.actions("post", mode)]}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
                      "rpo_minutes": plan.rpo_minutes, "region": plan.region, "source": plan_source(plan)}
@@ -227,8 +227,10 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
     """Build one wave's TaskGroup; return its first and last task."""
     wave = plan.wave(name)
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
+        # Only this mode's steps (when: drill | recovery); task ids keep the step's place in the plan.
+        mode = "drill" if drill else "recovery"
         pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
-               for i, a in enumerate(wave.pre, 1)]
+               for i, a in wave.actions("pre", mode)]
         start = DrsStartRecoveryOperator(
             task_id=START_RECOVERY,
             source_server_ids=f"{{{{ ti.xcom_pull(task_ids='{PREFLIGHT}')['{name}'] | tojson }}}}",
@@ -239,6 +241,6 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
             optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **listen, **conn,
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
-                for i, a in enumerate(wave.post, 1)]
+                for i, a in wave.actions("post", mode)]
         chain(*pre, start, wait, *post)
     return (pre or [start])[0], (post or [wait])[-1]
