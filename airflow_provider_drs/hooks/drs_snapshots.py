@@ -46,7 +46,7 @@ class PointInTime:
 
     def describe(self) -> str:
         if self.at is not None:
-            return f"last snapshot at or before {to_drs_datetime(self.at)}"
+            return f"last snapshot at or before {_show(self.at)}"
         if self.snapshot_ids:
             return "snapshots " + ", ".join(f"{s}={p}" for s, p in sorted(self.snapshot_ids.items()))
         return LATEST
@@ -94,6 +94,11 @@ def parse_point_in_time(value: Any, now: datetime | None = None) -> PointInTime:
     return PointInTime(at=at)
 
 
+def _show(at: datetime) -> str:
+    """A UTC time as people write it: 2026-11-27T03:00:00Z (fractions only when there are some)."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if at.microsecond else "") + "Z")
+
+
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -122,7 +127,7 @@ def resolve_snapshots(point: PointInTime, server_ids: Sequence[str],
             snapshot = choose_snapshot(snapshots.get(server_id, ()), point.at)
             if snapshot is None:
                 first = min((s["timestamp"] for s in snapshots.get(server_id, ()) if s.get("timestamp")), default=None)
-                problems.append(f"{server_id}: no snapshot at or before {to_drs_datetime(point.at)}"
+                problems.append(f"{server_id}: no snapshot at or before {_show(point.at)}"
                                 + (f" (its oldest is {first})" if first else " (it has no snapshot yet)"))
             else:
                 chosen[server_id] = {"snapshot_id": snapshot["snapshotID"], "timestamp": snapshot["timestamp"]}

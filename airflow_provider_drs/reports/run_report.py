@@ -203,8 +203,9 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
         result = results.get(server_id, {})
         info = servers.get(server_id, {})
         chosen = snapshots.get(server_id)
-        # A chosen snapshot is the data the server came back with, whatever DRS's answer says.
-        snapshot_time = (chosen or {}).get("timestamp") or result.get("point_in_time_snapshot")
+        # DRS's word on the snapshot the instance came from (pointInTimeSnapshotDateTime), else the
+        # time of the one preflight chose (a server that never launched).
+        snapshot_time = result.get("point_in_time_snapshot") or (chosen or {}).get("timestamp")
         rows.append({
             "source_server_id": server_id,
             "hostname": info.get("hostname"),
