@@ -42,7 +42,8 @@ def plan_doc_md(plan: Plan, mode: str, graph: WaveGraph) -> str:
         ]
         lines.append(
             f"| {name} | {', '.join(wave.depends_on) or '-'} | {'<br>'.join(servers)} | "
-            f"{', '.join(wave.optional) or '-'} | {_actions_cell(wave, 'pre', mode)} | {_actions_cell(wave, 'post', mode)} |"
+            f"{', '.join(wave.optional) or '-'} | {_actions_cell(wave, 'pre', mode)} | "
+            f"{_actions_cell(wave, 'post', mode)} |"
         )
     lines += ["", f"Waves that may run in parallel: {' / '.join(', '.join(sorted(s)) for s in graph.parallel_sets)}"]
     return "\n".join(lines)

@@ -150,7 +150,8 @@ def resolve_snapshots(point: PointInTime, server_ids: Sequence[str],
     return {s: chosen[s] for s in server_ids if s in chosen}
 
 
-def list_recovery_snapshots(hook: DrsHook, source_server_id: str, until: datetime | None = None) -> list[dict[str, Any]]:
+def list_recovery_snapshots(hook: DrsHook, source_server_id: str,
+                            until: datetime | None = None) -> list[dict[str, Any]]:
     """A server's recovery snapshots (every page), those taken up to ``until`` when given."""
     kwargs: dict[str, Any] = {"sourceServerID": source_server_id}
     if until is not None:
