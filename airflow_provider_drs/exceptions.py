@@ -29,6 +29,10 @@ class DrsServerInActiveJob(DrsProviderError):
         self.job = job  # the job in the way, as DescribeJobs returned it, when known
 
 
+class DrsPointInTimeError(DrsProviderError):
+    """A run's ``point_in_time`` is malformed, or names no snapshot usable for some server."""
+
+
 class DrsJobNotFound(DrsProviderError):
     """A job id that DRS does not know (wrong region or account, or a typo)."""
 

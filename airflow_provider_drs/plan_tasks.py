@@ -27,6 +27,8 @@ WAIT_FOR_FAILBACK = "wait_for_failback"
 STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
 
+POINT_IN_TIME = "point_in_time"  # the drill and recovery DAGs' run parameter (Airflow params)
+
 # XCom keys (the return value of a task is its default XCom, read without a key).
 JOB_ID = "job_id"  # start_recovery: the DRS job id, pushed the moment it is known
 JOB = "job"  # wait_for_launch: the job's summary
@@ -35,6 +37,7 @@ TERMINATED = "terminated"  # cleanup and terminate tasks: the drill instances te
 LEFTOVERS = "leftovers"  # the cleanup DAG: every live instance of the plan's servers, kept or terminated, and why
 SERVERS = "servers"  # preflight: what DRS said of each server
 READINESS = "readiness"  # preflight: the readiness findings
+SNAPSHOTS = "snapshots"  # preflight: server -> {snapshot_id, timestamp} chosen by the run's point_in_time
 REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces
 DECISION = "decision"  # approval: the human's answer, who gave it and when
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions

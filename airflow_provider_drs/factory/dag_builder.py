@@ -22,7 +22,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, TaskGroup, chain
+from airflow.sdk import DAG, Param, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task, action_task_id, hitl_users
 from airflow_provider_drs.factory.docs import plan_doc_md
@@ -35,8 +35,8 @@ from airflow_provider_drs.operators.preflight import PlanPreflightOperator
 from airflow_provider_drs.operators.report import DecisionRecordOperator, PlanReportOperator, verdict
 from airflow_provider_drs.operators.rollback import RecoveryRollbackOperator
 from airflow_provider_drs.plan_tasks import (
-    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, PREFLIGHT, RECORD_DECISION, REPORT, ROLLBACK, START_RECOVERY,
-    VERDICT, WAIT_FOR_LAUNCH, in_wave)
+    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT, ROLLBACK,
+    SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
@@ -89,6 +89,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         doc_md=plan_doc_md(plan, mode, graph),
         default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
         deadline=rto_deadline(plan, mode, conn),
+        params=run_params(),
     ) as dag:
         # Setup of the run: cleanup, report and notify are its teardowns, so they still run when a
         # user marks the run failed (or success) mid-wave: Airflow then skips every pending task
@@ -111,7 +112,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             ))
         preflight = PlanPreflightOperator(
             task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
-            rpo_minutes=plan.rpo_minutes, documents=plan.documents(), topic_arn=plan.notifications.sns_topic_arn,
+            rpo_minutes=plan.rpo_minutes, documents=plan.documents(mode), topic_arn=plan.notifications.sns_topic_arn,
             readiness_warnings=list(plan.drill.readiness_warnings), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
@@ -127,7 +128,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         ends = [end for _, end in groups.values()]
 
         waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional),
-                       "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in enumerate(w.post, 1)]}
+                       "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in w.actions("post", mode)]}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
                      "rpo_minutes": plan.rpo_minutes, "region": plan.region, "source": plan_source(plan)}
@@ -157,6 +158,15 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             report >> PlanNotifyOperator(task_id=NOTIFY, topic_arn=plan.notifications.sns_topic_arn,
                                          **conn).as_teardown(setups=begin)
     return dag
+
+
+def run_params() -> dict[str, Param]:
+    """The trigger form of a drill or recovery: which point in time to recover (preflight checks it)."""
+    return {POINT_IN_TIME: Param(
+        "latest", type="string", title="Point in time",
+        description='latest, an ISO time like 2026-11-27T03:00Z, or a JSON object {"s-...": "pit-..."}: '
+                    "recover each server from its newest snapshot taken at or before that time, or from the "
+                    "named snapshots (other servers: latest). latest takes a fresh snapshot.")}
 
 
 def _commit_or_rollback(plan: Plan, graph: WaveGraph, report: Any, poll: dict[str, float],
@@ -227,18 +237,21 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
     """Build one wave's TaskGroup; return its first and last task."""
     wave = plan.wave(name)
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
+        # Only this mode's steps (when: drill | recovery); task ids keep the step's place in the plan.
+        mode = "drill" if drill else "recovery"
         pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
-               for i, a in enumerate(wave.pre, 1)]
+               for i, a in wave.actions("pre", mode)]
         start = DrsStartRecoveryOperator(
             task_id=START_RECOVERY,
             source_server_ids=f"{{{{ ti.xcom_pull(task_ids='{PREFLIGHT}')['{name}'] | tojson }}}}",
             is_drill=drill, max_servers_per_job=MAX_SERVERS_PER_JOB, **poll, **conn,
+            recovery_snapshots=f"{{{{ (ti.xcom_pull(task_ids='{PREFLIGHT}', key='{SNAPSHOTS}') or {{}}) | tojson }}}}",
         )
         wait = DrsJobSensor(
             task_id=WAIT_FOR_LAUNCH, job_id=f"{{{{ ti.xcom_pull(task_ids='{in_wave(name, START_RECOVERY)}') }}}}",
             optional_server_ids=list(wave.optional), deferrable=True, retries=1, **poll, **listen, **conn,
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
-                for i, a in enumerate(wave.post, 1)]
+                for i, a in wave.actions("post", mode)]
         chain(*pre, start, wait, *post)
     return (pre or [start])[0], (post or [wait])[-1]

@@ -12,6 +12,11 @@ def _action_line(action) -> str:
     return f"{action.kind}: {spec.document}"
 
 
+def _actions_cell(wave, stage: str, mode: str) -> str:
+    """The stage's steps this DAG runs (``when:`` steps of the other mode are not in it)."""
+    return "<br>".join(_action_line(a) for _, a in wave.actions(stage, mode)) or "-"
+
+
 def plan_doc_md(plan: Plan, mode: str, graph: WaveGraph) -> str:
     lines = [
         f"# {plan.name} ({mode})",
@@ -37,8 +42,8 @@ def plan_doc_md(plan: Plan, mode: str, graph: WaveGraph) -> str:
         ]
         lines.append(
             f"| {name} | {', '.join(wave.depends_on) or '-'} | {'<br>'.join(servers)} | "
-            f"{', '.join(wave.optional) or '-'} | {'<br>'.join(map(_action_line, wave.pre)) or '-'} | "
-            f"{'<br>'.join(map(_action_line, wave.post)) or '-'} |"
+            f"{', '.join(wave.optional) or '-'} | {_actions_cell(wave, 'pre', mode)} | "
+            f"{_actions_cell(wave, 'post', mode)} |"
         )
     lines += ["", f"Waves that may run in parallel: {' / '.join(', '.join(sorted(s)) for s in graph.parallel_sets)}"]
     return "\n".join(lines)

@@ -116,21 +116,24 @@ class DrsHook(RetryAfterMixin, AwsBaseHook):
         return [summarize_source_server(s) for s in self.describe_source_servers(source_server_ids, tags)]
 
     # --- recovery jobs ---------------------------------------------------------------------------
-    def start_recovery(self, source_server_ids: Sequence[str], is_drill: bool) -> dict[str, Any]:
+    def start_recovery(self, source_server_ids: Sequence[str], is_drill: bool,
+                       snapshot_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Start ONE recovery (or drill) job for all the given servers and return the job.
 
-        No ``tags`` argument is sent: tags on StartRecovery were seen to skip the conversion phase.
+        ``snapshot_ids`` (server id -> recovery snapshot id) launches those servers from that point-in-
+        time snapshot; the others take a fresh snapshot (the latest data). No ``tags`` argument is
+        sent: tags on StartRecovery were seen to skip the conversion phase.
         """
         ids = self._check_job_servers(source_server_ids)
+        snapshot_ids = snapshot_ids or {}
+        servers = [{"sourceServerID": s, **({"recoverySnapshotID": snapshot_ids[s]} if s in snapshot_ids else {})}
+                   for s in ids]
         try:
-            job = self.conn.start_recovery(
-                sourceServers=[{"sourceServerID": server_id} for server_id in ids], isDrill=is_drill
-            )["job"]
+            job = self.conn.start_recovery(sourceServers=servers, isDrill=is_drill)["job"]
         except ClientError as error:
             raise self._start_error(error, ids) from error
-        self.log.info(
-            "drs.start_recovery job_id=%s is_drill=%s servers=%s", job["jobID"], is_drill, ",".join(ids)
-        )
+        self.log.info("drs.start_recovery job_id=%s is_drill=%s servers=%s snapshots=%s", job["jobID"], is_drill,
+                      ",".join(ids), ",".join(f"{s}={p}" for s, p in snapshot_ids.items()) or "latest")
         return job
 
     def _check_job_servers(self, source_server_ids: Sequence[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,9 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
     :param max_servers_per_job: refuse more servers than this (quota L-B827C881, default 100).
     :param drill_conflict_wait: a recovery (``is_drill=False``) whose servers are in a running drill
         job waits up to this many seconds for that job to end, then starts; drills never wait.
+    :param recovery_snapshots: server id -> the recovery snapshot to launch it from (an id, or a
+        ``{"snapshot_id": ...}`` as preflight's XCom ``snapshots`` holds; a mapping or its JSON);
+        servers not in it, and every server when it is empty, launch from the latest data.
     :param events_queue_url: deferrable waits: the SQS queue of DRS's launch-result events (see
         ``drs-plan events-setup``); the job is done when every server's result has arrived, and
         DescribeJobs is read only every ``events_poll_interval`` seconds, for lost events.
@@ -86,7 +90,7 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
 
     aws_hook_class = DrsHook
     template_fields = aws_template_fields("source_server_ids", "is_drill", "optional_server_ids",
-                                          "events_queue_url")
+                                          "events_queue_url", "recovery_snapshots")
     operator_extra_links = (DrsJobLink(), DrsRecoveryInstancesLink())
     ui_color = "#f7c59f"
 
@@ -107,9 +111,11 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
         drill_conflict_wait: float = 3 * 3600,
         events_queue_url: str | None = None,
         events_poll_interval: float = 60.0,
+        recovery_snapshots: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.recovery_snapshots = recovery_snapshots
         self.events_queue_url = events_queue_url or None
         self.events_poll_interval = events_poll_interval
         self.source_server_ids = source_server_ids
@@ -141,7 +147,8 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                                     f"Task {self.task_id} ({', '.join(server_ids)})")
             context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
             try:
-                job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill))
+                job = self.hook.start_recovery(server_ids, is_drill=bool(self.is_drill),
+                                               snapshot_ids=self._snapshot_ids(server_ids))
             except DrsServerInActiveJob as conflict:
                 # botocore may have retried a StartRecovery whose answer was lost: the conflict is
                 # then with our own job, which adoption recognises (exactly these servers, this run).
@@ -228,7 +235,16 @@ class DrsStartRecoveryOperator(_DrsJobWaitMixin, AwsBaseOperator[DrsHook]):
                           self.drill_conflict_wait)
         except DrsWaitTimeout:
             raise conflict from None
-        return self.hook.start_recovery(server_ids, is_drill=False)
+        return self.hook.start_recovery(server_ids, is_drill=False, snapshot_ids=self._snapshot_ids(server_ids))
+
+    def _snapshot_ids(self, server_ids: list[str]) -> dict[str, str]:
+        """The recovery snapshot id of each of these servers that has one chosen."""
+        chosen = self.recovery_snapshots
+        if isinstance(chosen, str):
+            chosen = json.loads(chosen) if chosen.strip() not in ("", "None", "null") else None
+        chosen = chosen or {}
+        return {s: v["snapshot_id"] if isinstance(v, Mapping) else v for s, v in chosen.items()
+                if s in server_ids and v}
 
     def _adoptable_job(self, context: Context, server_ids: list[str]) -> dict[str, Any] | None:
         """The LAUNCH job this run already started for these servers (see find_run_launch_job)."""

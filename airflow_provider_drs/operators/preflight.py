@@ -28,6 +28,7 @@ from airflow_provider_drs.hooks.readiness import (
     stoppers,
 )
 from airflow_provider_drs.operators.launch_safety import check_launch
+from airflow_provider_drs.operators.point_in_time import resolve_run_snapshots
 from airflow_provider_drs.plan_tasks import READINESS, REPLACED, SERVERS
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB
 
@@ -39,8 +40,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     """Resolve and check each wave's source servers; return ``{wave: [server ids]}``.
 
     Also pushes XCom ``servers``: ``{server id: {hostname, replication_state, lag, wave}}``,
-    ``readiness``: every finding with whether it stopped the run, and ``replaced_instances``: the
-    live recovery instances this run's launches will replace.
+    ``readiness``: every finding with whether it stopped the run, ``snapshots``: the recovery
+    snapshot the run's ``point_in_time`` chose per server, and ``replaced_instances``: the live
+    recovery instances this run's launches will replace.
 
     :param waves: ``{wave: {"servers": [ids], "tag_groups": {group: {tag: value}}}}``.
     """
@@ -91,6 +93,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
             details[server.server_id] = {"hostname": server.hostname, "replication_state": server.replication_state,
                                          "lag": server.lag, "wave": server.wave}
         context["ti"].xcom_push(key=SERVERS, value=details)
+        resolve_run_snapshots(self.hook, context, resolved, self.plan_name)  # the run's point_in_time
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
         context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])

@@ -106,6 +106,9 @@ class Action(_Model):
     ssm_automation: SsmAutomation | None = None
     ssm_command: SsmCommand | None = None
     approval: ApprovalAction | None = None
+    when: Literal["both", "drill", "recovery"] = Field(
+        default="both", description="Which runs include this step: drill (e.g. a smoke test), recovery (e.g. a DNS "
+                                    "switch) or both (default); the other mode's DAG has no task for it.")
 
     @model_validator(mode="before")
     @classmethod
@@ -117,6 +120,8 @@ class Action(_Model):
                                  "make each its own list item ('- ssm_automation: ...')")
             if not data:
                 raise rule_error("empty action", f"an action is one of: {', '.join(ACTION_KINDS)}")
+            if not kinds and set(data) <= {"when"}:
+                raise rule_error("an action needs a kind besides 'when'", f"an action is one of: {', '.join(ACTION_KINDS)}")
             for kind in kinds:
                 if data[kind] is None:
                     raise rule_error(f"{kind} needs settings", f"e.g. {_ACTION_EXAMPLES[kind]}")
@@ -129,6 +134,10 @@ class Action(_Model):
     @property
     def spec(self) -> SsmAutomation | SsmCommand | ApprovalAction:
         return getattr(self, self.kind)
+
+    def runs_in(self, mode: str) -> bool:
+        """Whether the drill or the recovery DAG has this step."""
+        return self.when in ("both", mode)
 
 
 _ACTION_EXAMPLES = {
@@ -168,6 +177,11 @@ class Wave(_Model):
     pre: list[Action] = Field(default_factory=list, description="Actions before the recovery starts.")
     post: list[Action] = Field(default_factory=list, description="Actions after the servers launched.")
     optional: list[ServerId] = Field(default_factory=list, description="Servers whose failure only warns.")
+
+    def actions(self, stage: str, mode: str | None = None) -> list[tuple[int, Action]]:
+        """A stage's (pre or post) actions with their 1-based place in the plan (task ids keep it),
+        only those of ``mode`` (drill or recovery) when given."""
+        return [(i, a) for i, a in enumerate(getattr(self, stage), 1) if mode is None or a.runs_in(mode)]
 
     def groups(self, plan: "Plan") -> list[ProtectionGroup]:
         return [plan.protection_groups[g] for g in self.protection_groups if g in plan.protection_groups]
@@ -313,10 +327,10 @@ class Plan(PlanDocument):
         """Per wave, its listed servers and its tag-selected groups (resolved against DRS at run time)."""
         return {w.name: {"servers": w.static_servers(self), "tag_groups": w.tag_selectors(self)} for w in self.waves}
 
-    def documents(self) -> list[str]:
-        """The SSM documents the plan's actions run, each once."""
+    def documents(self, mode: str | None = None) -> list[str]:
+        """The SSM documents the plan's actions run (those of ``mode``'s DAG when given), each once."""
         return list(dict.fromkeys(a.spec.document for w in self.waves for a in (*w.pre, *w.post)
-                                  if a.kind in ("ssm_automation", "ssm_command")))
+                                  if a.kind in ("ssm_automation", "ssm_command") and (mode is None or a.runs_in(mode))))
 
     def tag_group_count(self) -> int:
         return sum(len(wave.tag_selectors(self)) for wave in self.waves)

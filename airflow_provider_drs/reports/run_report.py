@@ -9,6 +9,7 @@ launched and that span is within the plan's target.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,8 @@ def build_report(
     approval: Mapping[str, Any] | None = None,
     replaced_instances: Sequence[Mapping[str, Any]] = (),
     readiness: Sequence[Mapping[str, Any]] = (),
+    point_in_time: Any = "latest",
+    snapshots: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the run report.
 
@@ -60,9 +63,12 @@ def build_report(
     :param replaced_instances: live recovery instances this run's launches replaced (or, for a
         run that stopped early, were going to replace), as ``hooks.drs_safety.Holding.as_dict``.
     :param readiness: preflight's readiness findings: ``{"check", "message", "stopped_the_run"}``.
+    :param point_in_time: the run's ``point_in_time`` parameter, as given.
+    :param snapshots: server -> ``{"snapshot_id", "timestamp"}``: the recovery snapshot preflight chose
+        for it (none: the server launched from a fresh snapshot, the latest data).
     """
     servers = servers or {}
-    wave_reports = [_wave_report(w, servers) for w in waves]
+    wave_reports = [_wave_report(w, servers, snapshots or {}) for w in waves]
     launched = [s for w in wave_reports for s in w["servers"] if s["launch_status"] == "LAUNCHED"]
     critical_failed = [s for w in wave_reports if w["job_id"] for s in w["servers"]
                        if s["critical"] and s["launch_status"] != "LAUNCHED"]
@@ -113,6 +119,7 @@ def build_report(
             "time_to_decide_seconds": seconds_between(started_at, decided_at),
             "time_to_recover_seconds": seconds_between(decided_at or started_at, back_at) if complete else None,
         },
+        "point_in_time": point_in_time if isinstance(point_in_time, str) else json.dumps(point_in_time),
         "rpo": _rpo(wave_reports, plan.get("rpo_minutes")),
         "plan_source": _with_sha256(plan["source"]) if plan.get("source") else None,
         "replaced_instances": [dict(r) for r in replaced_instances],
@@ -179,11 +186,13 @@ def _rpo(wave_reports: Sequence[Mapping[str, Any]], target_minutes: int | None) 
         "target_minutes": target_minutes,
         "worst_seconds": worst,
         "met": None if worst is None or target_minutes is None else worst <= target_minutes * 60,
-        "measured": "per server: the recovery's start (StartRecovery) minus the point-in-time snapshot it launched from",
+        "measured": "per server: the recovery's start (StartRecovery) minus the point-in-time snapshot it launched from "
+                    "(the snapshot the run's point_in_time chose, when it chose one)",
     }
 
 
-def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any]],
+                 snapshots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     job = wave.get("job") or {}
     results = wave.get("results") or {}
     optional = set(wave.get("optional") or ())
@@ -193,6 +202,10 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
     for server_id in server_ids:
         result = results.get(server_id, {})
         info = servers.get(server_id, {})
+        chosen = snapshots.get(server_id)
+        # DRS's word on the snapshot the instance came from (pointInTimeSnapshotDateTime), else the
+        # time of the one preflight chose (a server that never launched).
+        snapshot_time = result.get("point_in_time_snapshot") or (chosen or {}).get("timestamp")
         rows.append({
             "source_server_id": server_id,
             "hostname": info.get("hostname"),
@@ -205,8 +218,9 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
             "launched_at": result.get("launched_at"),
             "launched_at_source": result.get("launched_at_source"),
             "seconds_to_launch": seconds_between(created, result.get("launched_at")),
-            "point_in_time_snapshot": result.get("point_in_time_snapshot"),
-            "rpo_seconds": seconds_between(result.get("point_in_time_snapshot"), created),
+            "point_in_time_snapshot": snapshot_time,
+            "recovery_snapshot_id": (chosen or {}).get("snapshot_id"),
+            "rpo_seconds": seconds_between(snapshot_time, created),
             "phases": result.get("phases", {}),
         })
     ends = list(wave.get("post_actions_finished") or ())
@@ -223,9 +237,17 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
     }
 
 
+def _snapshot_cell(server: Mapping[str, Any]) -> str:
+    """The snapshot a server came back from: the chosen one (id @ time), else DRS's time, else -."""
+    taken = server.get("point_in_time_snapshot")
+    if server.get("recovery_snapshot_id"):
+        return f"{server['recovery_snapshot_id']} @ {taken}"
+    return taken or "-"
+
+
 def format_table(report: Mapping[str, Any]) -> str:
     """The report as a terminal table: one row per server, grouped by wave, then the RTO."""
-    header = ("WAVE", "SERVER", "HOSTNAME", "STATUS", "EC2 INSTANCE", "TO LAUNCH")
+    header = ("WAVE", "SERVER", "HOSTNAME", "STATUS", "EC2 INSTANCE", "TO LAUNCH", "SNAPSHOT", "RPO")
     rows = [header]
     for wave in report["waves"]:
         for s in wave["servers"]:
@@ -233,12 +255,15 @@ def format_table(report: Mapping[str, Any]) -> str:
             if s["failed_phase"]:
                 status += f" at {s['failed_phase']}"
             seconds = s["seconds_to_launch"]
+            rpo = s.get("rpo_seconds")
             rows.append((wave["name"], s["source_server_id"], s["hostname"] or "-", status,
-                         s["ec2_instance_id"] or "-", f"{seconds:.1f} s" if seconds is not None else "-"))
+                         s["ec2_instance_id"] or "-", f"{seconds:.1f} s" if seconds is not None else "-",
+                         _snapshot_cell(s), f"{rpo:.1f} s" if rpo is not None else "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     rto = report["rto"]
+    lines.append(f"\nPoint in time: {report.get('point_in_time') or 'latest'}")
     approval = report.get("approval")
     if approval:
         lines.append(f"\nRecovery {approval['decision']} by {approval['by'] or 'unknown'} at {approval['at']}")

@@ -3,6 +3,8 @@
     POST /_sim/throttle        {"operation": "DescribeJobs", "per_second": 2, "retry_after_seconds": 1}
     POST /_sim/error_rate      {"rate": 0.2, "operations": ["DescribeJobs"]}     (operations optional)
     POST /_sim/fail_server     {"server_id": "s-...", "phase": "CONVERSION", "raw_error": "..."}
+    POST /_sim/replication_started {"server_id": "s-...", "started_at": "2026-11-29T09:00:00Z", "region": "..."}
+                               (region optional) no point-in-time snapshot before then
     POST /_sim/fail_failback   {"server_id": "s-..."}     (its failback replications end in FAILBACK_ERROR)
     POST /_sim/failback_client {"recovery_instance_id": "i-...", "region": "us-east-1"}  (region optional)
                                the DRS Failback Client booted for an on-premises-origin recovery
@@ -49,6 +51,12 @@ class ReplicationBody(BaseModel):
     server_id: str
     replication_state: str
     lag: str = "PT0S"
+    region: str = "us-east-1"
+
+
+class ReplicationStartedBody(BaseModel):
+    server_id: str
+    started_at: str
     region: str = "us-east-1"
 
 
@@ -118,6 +126,10 @@ def router(simulation: Simulation) -> APIRouter:
     @api.post("/replication")
     def replication(body: ReplicationBody):
         return guarded(control.set_replication, body.server_id, body.replication_state, body.lag, body.region)
+
+    @api.post("/replication_started")
+    def replication_started(body: ReplicationStartedBody):
+        return guarded(control.replication_started, body.server_id, body.started_at, body.region)
 
     @api.post("/fail_failback")
     def fail_failback(body: FailFailbackBody):
@@ -202,6 +214,10 @@ class SimulatorClient:
                         region: str = "us-east-1") -> None:
         self._call("POST", "replication", {"server_id": server_id, "replication_state": replication_state,
                                                  "lag": lag, "region": region})
+
+    def replication_started(self, server_id: str, started_at: str, region: str = "us-east-1") -> None:
+        self._call("POST", "replication_started", {"server_id": server_id, "started_at": started_at,
+                                                   "region": region})
 
     def fail_failback(self, server_id: str) -> None:
         self._call("POST", "fail_failback", {"server_id": server_id})

@@ -24,6 +24,7 @@ OPERATIONS = {
     ("POST", "/ReverseReplication"): "ReverseReplication",
     ("POST", "/StartFailbackLaunch"): "StartFailbackLaunch",
     ("POST", "/StopFailback"): "StopFailback",
+    ("POST", "/DescribeRecoverySnapshots"): "DescribeRecoverySnapshots",
 }
 
 
@@ -84,6 +85,7 @@ def router(state: DrsState) -> APIRouter:
         "ReverseReplication": state.reverse_replication,
         "StartFailbackLaunch": state.start_failback_launch,
         "StopFailback": state.stop_failback,
+        "DescribeRecoverySnapshots": state.describe_recovery_snapshots,
     }
     for (_, path), operation in OPERATIONS.items():
         route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)

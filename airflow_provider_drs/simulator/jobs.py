@@ -31,6 +31,7 @@ class ServerRun:
     recovery_instance_id: str | None      # launch: planned id; terminate: the instance to remove
     reveal_recovery_id_at: float | None   # None: never shown in the job (DRS often omits it)
     applied: bool = False                 # side effects (EC2, recovery instance) done
+    point_in_time: float | None = None    # the recovery snapshot's time, when StartRecovery named one
 
     def launch_status(self, now: float) -> str:
         if now < self.start:

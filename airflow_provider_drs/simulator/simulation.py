@@ -91,6 +91,17 @@ class Control:
         """Set a server's replication state (e.g. STALLED) and lag (ISO 8601, e.g. PT2H) until reset."""
         self._sim.drs.set_replication(region, server_id, replication_state, lag)
 
+    def replication_started(self, server_id: str, started_at: str, region: str = "us-east-1") -> None:
+        """The server was added to DRS at ``started_at`` (ISO 8601): it has no point-in-time snapshot
+        before its first replicated byte a minute later (until reset)."""
+        from .ids import parse_iso
+
+        try:
+            started = parse_iso(started_at)
+        except ValueError:
+            raise ValueError(f"started_at {started_at!r} is not an ISO 8601 time") from None
+        self._sim.drs.set_replication_start(region, server_id, started)
+
     def boot_failback_client(self, recovery_instance_id: str, region: str = "us-east-1") -> str:
         """The DRS Failback Client was booted on the on-premises origin of this (non-drill) recovery
         instance: its failback replication starts, as ReverseReplication starts it for an AWS

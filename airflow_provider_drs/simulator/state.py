@@ -21,6 +21,7 @@ from .failback import Failback, FailbackOperations
 from .faults import FaultSet
 from .ids import arn, iso, job_id, parse_iso, recovery_instance_id
 from .inventory import Inventory, SourceServerSpec
+from .snapshots import SnapshotOperations
 
 MAX_SERVERS_PER_JOB = 100  # quota L-B827C881; the API itself accepts 200
 DEFAULT_PAGE_SIZE = 100
@@ -91,7 +92,7 @@ def paginate(items: list, body: dict, operation: str, render: Callable[[Any], di
     return page
 
 
-class DrsState(FailbackOperations):
+class DrsState(FailbackOperations, SnapshotOperations):
     def __init__(self, inventory: Inventory, time_scale: float, seed: int, faults: FaultSet):
         self.inventory, self.time_scale, self.seed, self.faults = inventory, time_scale, seed, faults
         self.on_job_started: Callable[[jobs.Job], None] | None = None  # e.g. the launch-event publisher
@@ -151,7 +152,7 @@ class DrsState(FailbackOperations):
         ec2_id = moto_bridge.launch_instance(state.name, spec.instance_type, tags)
         state.recovery_instances[run.recovery_instance_id] = RecoveryInstance(
             run.recovery_instance_id, ec2_id, job.job_id, spec.id, job.is_drill,
-            job.created - duration_seconds(spec.lag), run.end, spec.hostname)
+            run.point_in_time or job.created - duration_seconds(spec.lag), run.end, spec.hostname)
         server.recovery_instance_id = run.recovery_instance_id
 
     def _busy(self, state: RegionState, now: float) -> dict[str, jobs.Job]:
@@ -195,6 +196,7 @@ class DrsState(FailbackOperations):
                     raise errors.conflict(
                         f"Source server {server_id} is already participating in job {other.job_id} "
                         f"({other.status(now)}); wait for it to complete", server_id)
+            snapshots = self.requested_snapshots(state, requested, now)
             self.job_count += 1
             is_drill = bool(body.get("isDrill", False))
             started = now + jobs.JOB_PENDING_SECONDS * self.time_scale
@@ -210,6 +212,7 @@ class DrsState(FailbackOperations):
                                        started + index * jobs.SERVER_STAGGER_SECONDS * self.time_scale,
                                        self.time_scale, rng, self.inventory.defaults.jitter,
                                        "recoverySnapshotID" in item)
+                run.point_in_time = snapshots.get(server.spec.id)
                 if run.outcome == "LAUNCHED":
                     run.recovery_instance_id = recovery_instance_id(self.rng)
                     # Like DRS, the job often lacks recoveryInstanceID: hidden for every other

@@ -12,9 +12,10 @@ from tests.waiting import wait_until
 from airflow_provider_drs.reports.run_report import parse_time
 
 
-def run_dag(dagbag, dag_id: str):
+def run_dag(dagbag, dag_id: str, conf: dict | None = None):
+    """One run of the DAG under dag.test(); ``conf`` sets its params (e.g. point_in_time)."""
     dag = dagbag.dags[dag_id]
-    return dag.test()
+    return dag.test(run_conf=conf) if conf else dag.test()
 
 
 def task_states(dag_run) -> dict[str, str]:

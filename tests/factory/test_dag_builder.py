@@ -243,3 +243,36 @@ def test_the_graphs_in_the_failover_docs_are_the_dags_the_factory_builds():
     _, recovery, failback, cleanup = build_dags(load_plan(PLANS / "three-tier.yaml"))
     assert blocks == [dag_mermaid(recovery), dag_mermaid(failback), dag_mermaid(cleanup)], (
         "regenerate with: drs-plan graph three-tier --dag recovery|failback|cleanup")
+
+
+WHEN = BASE.replace('''     pre: [{approval: {subject: "Go?"}}]}''', '''     pre: [{approval: {subject: "Go?"}, when: recovery}],
+     post: [{ssm_automation: {document: Smoke-Test}, when: drill},
+            {ssm_automation: {document: DNS-Switch}, when: recovery},
+            {ssm_automation: {document: AWS-RestartEC2Instance}}]}''')
+
+
+def test_when_steps_are_only_in_their_modes_dag(tmp_path):
+    drill, recovery, *_ = build_dags(plan_with(tmp_path, WHEN))
+    d, r = drill.task_dict, recovery.task_dict
+    # Task ids keep the step's place in the plan; the other mode's steps have no task.
+    assert {t for t in d if t.startswith("left.")} == {
+        "left.start_recovery", "left.wait_for_launch", "left.post_1_ssm_automation", "left.post_3_ssm_automation"}
+    assert {t for t in r if t.startswith("left.")} == {
+        "left.pre_1_approval", "left.start_recovery", "left.wait_for_launch", "left.post_2_ssm_automation",
+        "left.post_3_ssm_automation"}
+    assert d["left.post_1_ssm_automation"].document_name == "Smoke-Test"
+    assert r["left.post_2_ssm_automation"].document_name == "DNS-Switch"
+    # The drill's wave, its only pre step left out, starts straight after the wave it depends on.
+    assert d["first.wait_for_launch"].downstream_task_ids >= {"left.start_recovery"}
+    assert d["left.wait_for_launch"].downstream_task_ids == {"left.post_1_ssm_automation"}
+    assert d["left.post_1_ssm_automation"].downstream_task_ids == {"left.post_3_ssm_automation"}
+    assert r["left.wait_for_launch"].downstream_task_ids == {"left.post_2_ssm_automation"}
+    assert r["first.wait_for_launch"].downstream_task_ids >= {"left.pre_1_approval"}
+    # The wave's last task feeds cleanup / report; preflight checks only this mode's documents.
+    assert "left.post_3_ssm_automation" in d["report"].upstream_task_ids
+    assert d["preflight"].documents == ["Smoke-Test", "AWS-RestartEC2Instance"]
+    assert r["preflight"].documents == ["DNS-Switch", "AWS-RestartEC2Instance"]
+    assert [w["post_tasks"] for w in d["report"].waves if w["name"] == "left"] == [
+        ["left.post_1_ssm_automation", "left.post_3_ssm_automation"]]
+    assert "Smoke-Test" in drill.doc_md and "DNS-Switch" not in drill.doc_md
+    assert "DNS-Switch" in recovery.doc_md and "Smoke-Test" not in recovery.doc_md

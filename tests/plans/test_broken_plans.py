@@ -59,6 +59,8 @@ CASES = {
     "rto_zero": [(4, "rto_minutes", "positive number of minutes, got 0")],
     "rpo_zero": [(5, "rpo_minutes", "rpo_minutes must be a positive number of minutes, got 0")],
     "cleanup_bad": [(6, "drill.cleanup", "must be one of always, on_success, never; got 'sometime'")],
+    "action_when_bad": [(16, "waves[1].post[0].when", "must be one of both, drill, recovery; got 'drills'"),
+                        (17, "waves[1].post[1]", "an action needs a kind besides 'when'")],
     "action_two_kinds": [(15, "waves[1].post[0]", "exactly one kind, this one has ssm_automation, approval")],
     "ssm_command_no_targets": [(15, "waves[1].post[0].ssm_command", "exactly one of 'targets' or 'instance_ids'")],
     "approval_no_subject": [(15, "waves[1].pre[0].approval.subject", "missing required key 'subject'")],

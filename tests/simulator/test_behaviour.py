@@ -122,7 +122,9 @@ def test_snapshot_failure_stops_before_conversion(sim, drs):
 
 
 def test_previous_snapshot_is_used_when_requested(drs):
-    job = drs.start_recovery(sourceServers=[{"sourceServerID": DB, "recoverySnapshotID": "pit-0123456789abcdef0"}],
+    # A snapshot that exists: an unknown one is refused (tests/simulator/test_snapshots.py).
+    snapshot_id = drs.describe_recovery_snapshots(sourceServerID=DB, order="DESC")["items"][0]["snapshotID"]
+    job = drs.start_recovery(sourceServers=[{"sourceServerID": DB, "recoverySnapshotID": snapshot_id}],
                              isDrill=True)["job"]
     wait_job_completed(drs, job["jobID"])
     assert [e for e, s in events_of(drs, job["jobID"]) if s == DB][0] == "USING_PREVIOUS_SNAPSHOT"
