@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import Any
 from datetime import timedelta
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -36,6 +37,16 @@ def _hitl_has_response_timeout() -> bool:
     from airflow.providers.standard.operators.hitl import HITLOperator
 
     return "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+
+
+class NoFormFields:
+    """For human-in-the-loop operators whose question has no form fields. Before Airflow 3.2 a HITL
+    task's params include its DAG's (the run's ``point_in_time``): the form would show them, and an
+    answer that does not fill them in is refused ("params_input {} does not match params")."""
+
+    @property
+    def serialized_params(self) -> dict[str, Any]:
+        return {}
 
 
 def dag_bag(dag_folder: str):

@@ -19,6 +19,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_safety import replaced_by_recovery
 from airflow_provider_drs.plan_tasks import DECISION
+from airflow_provider_drs.version_compat import NoFormFields
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,7 +61,7 @@ def approval_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None
     return answer_outcome(payload, {ApprovalOperator.APPROVE: "approved"}, "rejected")
 
 
-class RecoveryApprovalOperator(ApprovalOperator):
+class RecoveryApprovalOperator(NoFormFields, ApprovalOperator):
     """ApprovalOperator whose text names the live recovery instances the recovery will replace.
 
     :param servers: the plan's listed source servers.

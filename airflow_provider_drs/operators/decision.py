@@ -19,6 +19,7 @@ from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.operators.approval import answer_outcome, record_answer
 from airflow_provider_drs.operators.run_launches import instances_of_jobs, run_launch_jobs
 from airflow_provider_drs.plan_tasks import COMMIT, ROLLBACK
+from airflow_provider_drs.version_compat import NoFormFields
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,7 +33,7 @@ def decision_outcome(payload: Mapping[str, Any] | None) -> dict[str, Any] | None
     return answer_outcome(payload, {ROLLBACK_OPTION: "rollback"}, "commit")
 
 
-class RecoveryDecisionOperator(HITLBranchOperator):
+class RecoveryDecisionOperator(NoFormFields, HITLBranchOperator):
     """Ask "commit or roll back?" naming the instances a rollback would terminate; branch to the
     ``commit`` or ``rollback`` task.
 

@@ -18,6 +18,7 @@ from airflow_provider_drs.hooks.references import AwsReferenceResolver
 from airflow_provider_drs.operators.ssm_automation import SsmStartAutomationOperator
 from airflow_provider_drs.plan_tasks import FINISHED_AT, RESULTS, WAIT_FOR_LAUNCH, in_wave
 from airflow_provider_drs.plans import parse_references, render_value
+from airflow_provider_drs.version_compat import NoFormFields
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,7 +73,7 @@ class _ResolvesPlanReferences:
         return super().execute(context)  # type: ignore[misc]
 
 
-class PlanApprovalOperator(_RecordsItsEnd, ApprovalOperator):
+class PlanApprovalOperator(NoFormFields, _RecordsItsEnd, ApprovalOperator):
     """Airflow's approval (human-in-the-loop) task, recording when it was approved."""
 
 

@@ -81,8 +81,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         for finding in warnings:
             self.log.warning("drs.readiness plan=%s check=%s (warning): %s", self.plan_name, finding.check,
                              finding.message)
-        context["ti"].xcom_push(key=READINESS, value=[
-            {"check": f.check, "message": f.message, "stopped_the_run": f in problems} for f in readiness.findings])
+        findings = [{"check": f.check, "message": f.message, "stopped_the_run": f in problems}
+                    for f in readiness.findings]
+        context["ti"].xcom_push(key=READINESS, value=findings)
         if problems:
             raise AirflowFailException(
                 f"Preflight of plan {self.plan_name} failed; nothing was launched:\n  - "
@@ -93,7 +94,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
             details[server.server_id] = {"hostname": server.hostname, "replication_state": server.replication_state,
                                          "lag": server.lag, "wave": server.wave}
         context["ti"].xcom_push(key=SERVERS, value=details)
-        resolve_run_snapshots(self.hook, context, resolved, self.plan_name)  # the run's point_in_time
+        resolve_run_snapshots(self.hook, context, resolved, self.plan_name, findings)  # the run's point_in_time
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
         context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])

@@ -276,3 +276,13 @@ def test_when_steps_are_only_in_their_modes_dag(tmp_path):
         ["left.post_1_ssm_automation", "left.post_3_ssm_automation"]]
     assert "Smoke-Test" in drill.doc_md and "DNS-Switch" not in drill.doc_md
     assert "DNS-Switch" in recovery.doc_md and "Smoke-Test" not in recovery.doc_md
+
+
+def test_questions_have_no_form_fields_although_the_run_has_a_point_in_time_parameter(tmp_path):
+    # Before Airflow 3.2 a HITL task's params include its DAG's: the question's form would show
+    # point_in_time, and an answer that does not fill it in would be refused.
+    _, recovery, *_ = build_dags(plan_with(tmp_path, BASE.replace("rto_minutes: 20", """rto_minutes: 20
+recovery: {approvers: [alice]}""")))
+    assert "point_in_time" in recovery.params
+    for task_id in ("approve", "decide"):
+        assert recovery.task_dict[task_id].serialized_params == {}, task_id
