@@ -243,3 +243,19 @@ def test_the_graphs_in_the_failover_docs_are_the_dags_the_factory_builds():
     _, recovery, failback, cleanup = build_dags(load_plan(PLANS / "three-tier.yaml"))
     assert blocks == [dag_mermaid(recovery), dag_mermaid(failback), dag_mermaid(cleanup)], (
         "regenerate with: drs-plan graph three-tier --dag recovery|failback|cleanup")
+
+
+def test_a_gated_wave_ends_with_its_gate_after_the_post_actions(tmp_path):
+    text = BASE.replace("  - {name: first, protection_groups: [a]}", """  - name: first
+    protection_groups: [a]
+    post: [{ssm_automation: {document: AWS-RestartEC2Instance}}]
+    ready_when: {ec2_status_ok: true, probes: [{tcp: "localhost:5432"}, {http: "http://{{ ssm:/dr/url }}/"}]}""")
+    for dag in build_dags(plan_with(tmp_path, text))[:2]:
+        gate = dag.get_task("first.wait_until_ready")
+        assert gate.upstream_task_ids == {"first.post_1_ssm_automation"}
+        # The dependent waves start from the gate: they wait until it passes.
+        assert {"left.pre_1_approval", "right.start_recovery"} <= gate.downstream_task_ids
+        assert gate.checks == {"ec2_status_ok": True, "ssm_online": True, "timeout_minutes": 15,
+                               "probes": [{"tcp": "localhost:5432"}, {"http": "http://{{ ssm:/dr/url }}/"}]}
+        assert gate.retries == 0  # the gate already waited its timeout; a retry would wait it again
+        assert not any(t.endswith("wait_until_ready") for t in dag.task_ids if not t.startswith("first."))
