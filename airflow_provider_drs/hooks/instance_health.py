@@ -19,6 +19,7 @@ script exits 0; the invocation's output is kept (its tail) to say why one failed
 from __future__ import annotations
 
 import shlex
+from functools import cached_property
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -168,7 +169,7 @@ class InstanceHealthHook(AwsBaseHook):
         kwargs["client_type"] = "ssm"
         super().__init__(*args, **kwargs)
 
-    @property
+    @cached_property
     def ec2(self) -> Any:
         return AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                            config=self.config, client_type="ec2").conn

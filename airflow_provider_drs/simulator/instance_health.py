@@ -216,11 +216,10 @@ class InstanceHealth:
         return {"Command": self._command_api(command, now)}
 
     def _probe_rule(self, ec2_id: str, server_id: str, script: str, now: float) -> ProbeRule | None:
-        for rule in self.probe_rules:
+        for rule in self.probe_rules:  # the latest matching rule decides, even once it expired
             if rule.target not in (None, ec2_id, server_id) or (rule.contains and rule.contains not in script):
                 continue
-            if rule.until is None or now < rule.until:
-                return rule
+            return rule if rule.until is None or now < rule.until else None
         return None
 
     def _command_api(self, command: Command, now: float) -> dict:

@@ -135,7 +135,8 @@ class Control:
                    output: str = "") -> None:
         """Run Command scripts holding ``contains`` (any if None), on ``target``'s instances (any
         if None), fail (exit 1, ``output`` on stderr) for ``fail_for`` seconds from now (None: for
-        ever), then succeed. The latest matching rule wins. Until reset."""
+        ever), then succeed. The latest matching rule decides (``fail_for=0`` lifts earlier ones). Until
+        reset."""
         self._sim.health.add_probe_rule(target, contains, fail_for, output)
 
     def clear_faults(self) -> None:

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from tests.waiting import wait_until
-from tests.e2e.helpers import is_state, read_report, run_dag, running_instance_states, task_states
+from tests.e2e.helpers import is_state, read_report, read_report_page, run_dag, running_instance_states, task_states
 
 DB, APP, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3d75cdc0d9a28a725"
 
@@ -30,20 +30,24 @@ def at(iso: str) -> float:
 def test_a_delayed_gate_holds_the_dependent_wave_until_it_passes(test_dagbag, airflow_sim):
     control = airflow_sim.control
     control.instance_health(DB, status_delay=3.0)  # status checks initializing 3 s after the launch
+    # The database refuses connections until a probe has been refused (and a second more): the
+    # gate must send it again, whatever dag.test()'s own pace.
+    control.probe_rule(target=DB, contains="/5432", output="bash: connect: Connection refused")
     refused = {}
 
-    def refuse_once_launched():
-        # The database refuses connections for 4 s after its instance appears (after the launch,
-        # whatever dag.test()'s own pace): the first probes fail and are sent again.
-        drs = airflow_sim.client("drs")
-        wait_until(lambda: drs.describe_recovery_instances(filters={"sourceServerIDs": [DB]})["items"], 120, 0.05)
-        refused["until"] = time.time() + 4.0
-        control.probe_rule(target=DB, contains="/5432", fail_for=4.0, output="bash: connect: Connection refused")
+    def refuse_until_refused_once():
+        health = airflow_sim.simulation.health
+        wait_until(lambda: any(i.failed and time.time() >= i.end for c in list(health.commands.values())
+                               for i in c.invocations.values()), 180, 0.05)
+        time.sleep(1.0)
+        refused["until"] = time.time()
+        control.probe_rule(target=DB, contains="/5432", fail_for=0)
 
-    watcher = threading.Thread(target=refuse_once_launched, daemon=True)
+    watcher = threading.Thread(target=refuse_until_refused_once, daemon=True)
     watcher.start()
     dag_run = run_dag(test_dagbag, "drs_gated_drill")
     watcher.join(5)
+    assert "until" in refused, "no probe was ever refused"
 
     states = task_states(dag_run)
     assert is_state(dag_run, "success"), states
@@ -74,8 +78,16 @@ def test_a_delayed_gate_holds_the_dependent_wave_until_it_passes(test_dagbag, ai
     ec2 = running_instance_states(airflow_sim.client("ec2"))
     launched = [db_instance, app_gate[APP]["ec2_instance_id"], app_gate[WEB2]["ec2_instance_id"]]
     assert {ec2[i] for i in launched} == {"terminated"}
+    # The report: the database wave is back when its gate passed; its server's wait until ready is
+    # a bar of the timeline.
     report = read_report(dag_run)
     assert report["outcome"] == "succeeded"
+    database = next(w for w in report["waves"] if w["name"] == "database")
+    assert database["gate"] == {"state": "passed", "passed_at": gate[DB]["ready_at"]}
+    assert database["servers"][0]["ready_at"] == gate[DB]["ready_at"]
+    assert at(report["rto"]["service_back_at"]) >= ready_at
+    page = read_report_page(dag_run)
+    assert any((b["server"], b["phase"]) == (DB, "ready") for b in page.bars)
 
 
 def test_a_failing_gate_fails_the_wave_and_the_drill_still_cleans_up(test_dagbag, airflow_sim):
@@ -94,4 +106,7 @@ def test_a_failing_gate_fails_the_wave_and_the_drill_still_cleans_up(test_dagbag
     ec2 = running_instance_states(airflow_sim.client("ec2"))
     assert ec2 and set(ec2.values()) == {"terminated"}, ec2
     report = read_report(dag_run)
-    assert report["outcome"] != "succeeded"
+    assert report["outcome"] == "failed"
+    assert "the ready_when gate did not pass in waves: database" in report["rto"]["why_not_achieved"]
+    server = report["waves"][0]["servers"][0]
+    assert server["gate"]["failed_check"] == "probes" and "no response" in server["gate"]["detail"]
