@@ -5,7 +5,9 @@ One record per server the wave launched (plain JSON: it travels through a trigge
 
     {"server_id", "ec2_instance_id", "optional": bool, "state": "waiting" | "passed" | "failed" | "skipped",
      "ec2_status_ok": bool | None, "ssm_online": bool | None, "probes": bool | None,   # None: not checked
-     "failed_check": str | None, "detail": str, "ready_at": ISO | None, "command_id": str | None}
+     "failed_check": str | None, "detail": str, "ready_at": ISO | None,
+     "command_id": str | None,            # the probe command in flight
+     "last_probe_failure": str}           # (once one failed) its status and output tail
 
 Facts the gate respects: DescribeInstanceStatus answers only running instances unless
 IncludeAllInstances; status ``initializing`` is normal for minutes after a launch, and ``impaired``

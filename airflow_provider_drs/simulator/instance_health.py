@@ -26,7 +26,9 @@ from . import errors, moto_bridge
 from .ids import uuid
 from .request_validation import input_shape, problems
 
-STATUS_DELAY, SSM_DELAY, COMMAND_SECONDS = 10.0, 5.0, 1.0  # simulated seconds (x time_scale)
+# Simulated seconds (x time_scale). The agent registers quickly so that a post action running a
+# command right after the launch (as SSM refuses agents not Online) is not refused in rehearsals.
+STATUS_DELAY, SSM_DELAY, COMMAND_SECONDS = 10.0, 2.0, 1.0
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 STATUS_CHECK = "ec2:DescribeInstanceStatus"
 SSM_OPERATIONS = ("DescribeInstanceInformation", "SendCommand", "GetCommandInvocation", "ListCommandInvocations")
