@@ -31,8 +31,8 @@ WAITING, PASSED, FAILED, SKIPPED = "waiting", "passed", "failed", "skipped"
 CHECKS = ("ec2_status_ok", "ssm_online", "probes")
 OUTPUT_TAIL = 500  # characters of a failed probe's output kept in the result
 PROBE_DOCUMENT = "AWS-RunShellScript"
-PROBE_TIMEOUT_SECONDS = 60
-FINAL_FAILURES = ("Failed", "Cancelled", "TimedOut", "DeliveryTimedOut", "Undeliverable", "Terminated")  # SendCommand TimeoutSeconds' minimum is 30
+PROBE_TIMEOUT_SECONDS = 60  # SendCommand TimeoutSeconds' minimum is 30
+FINAL_FAILURES = ("Failed", "Cancelled", "TimedOut", "DeliveryTimedOut", "Undeliverable", "Terminated")
 
 
 def probe_commands(probes: Iterable[Mapping[str, str]]) -> list[str]:
@@ -127,7 +127,8 @@ def time_out(records: dict[str, dict[str, Any]], checks: Mapping[str, Any]) -> N
     for record in records.values():
         if record["state"] == WAITING:
             failed = next((c for c in CHECKS if _asked(checks, c) and not record[c]), "probes")
-            _fail(record, failed, f"timed out after {checks.get('timeout_minutes')} min: {record['detail']}".rstrip(": "))
+            why = f"timed out after {checks.get('timeout_minutes')} min: {record['detail']}"
+            _fail(record, failed, why.rstrip(": "))
 
 
 def settled(records: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -156,7 +157,8 @@ def _fail(record: dict[str, Any], check: str, detail: str) -> None:
 
 
 def _tail(invocation: Mapping[str, Any] | None) -> str:
-    text = ((invocation or {}).get("StandardErrorContent") or "") + ((invocation or {}).get("StandardOutputContent") or "")
+    invocation = invocation or {}
+    text = (invocation.get("StandardErrorContent") or "") + (invocation.get("StandardOutputContent") or "")
     return text.strip()[-OUTPUT_TAIL:]
 
 

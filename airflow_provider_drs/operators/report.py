@@ -89,7 +89,8 @@ class PlanReportOperator(BaseOperator):
             replaced += ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY), key=REPLACED) or []
             ends = [ti.xcom_pull(task_ids=t, key=FINISHED_AT) for t in wave.get("post_tasks") or ()]
             gate = ti.xcom_pull(task_ids=wave["gate_task"], key=GATE) if wave.get("gate_task") else None
-            waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends, "gate": gate,
+            waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
+                          "gate": gate,
                           "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
                           "results": ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=RESULTS)})
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None
