@@ -77,7 +77,8 @@ def get_provider_info() -> dict:
         "hooks": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
-                "python-modules": ["airflow_provider_drs.hooks.drs"],
+                "python-modules": ["airflow_provider_drs.hooks.drs",
+                                   "airflow_provider_drs.hooks.instance_health"],
             },
             {
                 "integration-name": "AWS Systems Manager Automation",
@@ -97,13 +98,15 @@ def get_provider_info() -> dict:
         "sensors": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
-                "python-modules": ["airflow_provider_drs.sensors.drs"],
+                "python-modules": ["airflow_provider_drs.sensors.drs",
+                                   "airflow_provider_drs.sensors.instance_health"],
             }
         ],
         "triggers": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
-                "python-modules": ["airflow_provider_drs.triggers.drs"],
+                "python-modules": ["airflow_provider_drs.triggers.drs",
+                                   "airflow_provider_drs.triggers.instance_health"],
             },
             {
                 "integration-name": "AWS Systems Manager Automation",

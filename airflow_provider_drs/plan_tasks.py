@@ -15,6 +15,7 @@ NOTIFY = "notify"
 VERDICT = "verdict"
 START_RECOVERY = "start_recovery"
 WAIT_FOR_LAUNCH = "wait_for_launch"
+WAIT_UNTIL_READY = "wait_until_ready"  # a wave's ready_when gate, the last task of its group
 DECIDE = "decide"  # recovery: commit or roll back, after the last wave
 COMMIT = "commit"
 ROLLBACK = "rollback"
@@ -40,6 +41,7 @@ READINESS = "readiness"  # preflight: the readiness findings
 SNAPSHOTS = "snapshots"  # preflight: server -> {snapshot_id, timestamp} chosen by the run's point_in_time
 REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces
 DECISION = "decision"  # approval: the human's answer, who gave it and when
+GATE = "gate"  # wait_until_ready: the per-server gate records, pushed before they are judged
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
 
 

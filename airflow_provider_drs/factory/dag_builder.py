@@ -8,7 +8,7 @@ teardowns, so they run even when a user marks the run failed mid-wave; verdict f
 when any task failed. A recovery's report is written before its commit-or-roll-back question, so
 the RTO is on record (and notified) without waiting for a person; record_decision adds the answer.
 Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
-actions; group edges follow depends_on, so independent waves run in parallel.
+actions [-> wait_until_ready, the ready_when gate]; group edges follow depends_on, so independent waves run in parallel.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from airflow_provider_drs.operators.report import DecisionRecordOperator, PlanRe
 from airflow_provider_drs.operators.rollback import RecoveryRollbackOperator
 from airflow_provider_drs.plan_tasks import (
     APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT, ROLLBACK,
-    SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, in_wave)
+    SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, WAIT_UNTIL_READY, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
+from airflow_provider_drs.sensors.instance_health import DrsWaveHealthSensor
 from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.version_compat import (
     AIRFLOW_VERSION, DEADLINE_ALERTS_HAVE_NAMES, HAS_DEADLINE_ALERTS, AsyncCallback, DeadlineAlert,
@@ -128,6 +129,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         ends = [end for _, end in groups.values()]
 
         waves_info = [{"name": w.name, "depends_on": list(w.depends_on), "optional": list(w.optional),
+                       **({"gate_task": in_wave(w.name, WAIT_UNTIL_READY)} if w.ready_when else {}),
                        "post_tasks": [in_wave(w.name, action_task_id("post", i, a)) for i, a in w.actions("post", mode)]}
                       for w in plan.waves]
         plan_info = {"name": plan.name, "description": plan.description, "rto_minutes": plan.rto_minutes,
@@ -253,5 +255,18 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
         )
         post = [action_task(a, action_task_id("post", i, a), conn, server_waves, poll["min_poll_interval"])
                 for i, a in wave.actions("post", mode)]
-        chain(*pre, start, wait, *post)
-    return (pre or [start])[0], (post or [wait])[-1]
+        # The gate checks the state the post actions leave (a restart there would break it), and
+        # being the group's last task, it holds the dependent waves until the application answers.
+        gate = [DrsWaveHealthSensor(
+            task_id=WAIT_UNTIL_READY, launch_task_id=in_wave(name, WAIT_FOR_LAUNCH), wave_name=name,
+            checks=gate_checks(wave.ready_when), optional_server_ids=list(wave.optional),
+            server_waves=server_waves, **poll, **conn,
+        )] if wave.ready_when else []
+        chain(*pre, start, wait, *post, *gate)
+    return (pre or [start])[0], (gate or post or [wait])[-1]
+
+
+def gate_checks(ready_when: Any) -> dict[str, Any]:
+    """A wave's ready_when as the gate sensor's plain-data checks."""
+    return {"ec2_status_ok": ready_when.ec2_status_ok, "ssm_online": ready_when.needs_ssm,
+            "probes": [{p.kind: p.target} for p in ready_when.probes], "timeout_minutes": ready_when.timeout_minutes}

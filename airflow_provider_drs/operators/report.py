@@ -15,7 +15,7 @@ from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.approval import approval_outcome
 from airflow_provider_drs.operators.decision import decision_outcome
 from airflow_provider_drs.plan_tasks import (
-    DECISION, FINISHED_AT, JOB, POINT_IN_TIME, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, SNAPSHOTS,
+    DECISION, FINISHED_AT, GATE, JOB, POINT_IN_TIME, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, SNAPSHOTS,
     START_RECOVERY, TERMINATED, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
@@ -88,7 +88,9 @@ class PlanReportOperator(BaseOperator):
                 job = {"job_id": job_id}
             replaced += ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY), key=REPLACED) or []
             ends = [ti.xcom_pull(task_ids=t, key=FINISHED_AT) for t in wave.get("post_tasks") or ()]
+            gate = ti.xcom_pull(task_ids=wave["gate_task"], key=GATE) if wave.get("gate_task") else None
             waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
+                          "gate": gate,
                           "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
                           "results": ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=RESULTS)})
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None

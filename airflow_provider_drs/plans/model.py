@@ -168,6 +168,89 @@ class ProtectionGroup(_Model):
         return bool(self.tags)
 
 
+PROBE_KINDS = ("tcp", "http", "command")
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")  # host:port, [v6]:port
+
+
+class Probe(_Model):
+    """One check run on each recovered instance of the wave through SSM Run Command
+    (AWS-RunShellScript): it passes when the shell command exits 0."""
+
+    tcp: str | None = Field(default=None, description="host:port that must accept a TCP connection, e.g. "
+                                                       "localhost:5432; may hold references.")
+    http: str | None = Field(default=None, description="URL that must answer 2xx/3xx (curl -fsS), e.g. "
+                                                        "http://localhost:8080/health; may hold references.")
+    command: str | None = Field(default=None, min_length=1,
+                                description="Shell command that must exit 0, e.g. 'systemctl is-active nginx'.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kinds = [k for k in PROBE_KINDS if k in data]
+            if len(kinds) > 1:
+                raise rule_error(f"a probe has exactly one kind, this one has {', '.join(kinds)}",
+                                 "make each its own list item ('- tcp: host:port')")
+            if not data:
+                raise rule_error("empty probe", f"a probe is one of: {', '.join(PROBE_KINDS)}")
+        return data
+
+    @field_validator("tcp")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or "{{" in value:
+            return value
+        match = _HOST_PORT.match(value)
+        if not match or not 1 <= int(match.group(2)) <= 65535:
+            raise rule_error(f"'{value}' is not host:port", "write e.g. 'localhost:5432' or '10.0.1.20:443' "
+                                                            "(port 1-65535)")
+        return value
+
+    @field_validator("http")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value) and not value.startswith("{{"):
+            raise rule_error(f"'{value}' is not an http(s) URL", "write e.g. 'http://localhost:8080/health'")
+        return value
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in PROBE_KINDS if getattr(self, k) is not None)
+
+    @property
+    def target(self) -> str:
+        return getattr(self, self.kind)
+
+
+class ReadyWhen(_Model):
+    """A wave's health gate: after its servers launched (and its post actions ran), the wave is done
+    only when every check passes on every recovered instance, within timeout_minutes."""
+
+    ec2_status_ok: bool = Field(default=False, description="EC2 instance and system status checks pass.")
+    ssm_online: bool | None = Field(default=None, description="The SSM agent of each recovered instance is "
+                                                              "Online; implied by probes (they run through SSM).")
+    probes: list[Probe] = Field(default_factory=list, description="Checks run on each recovered instance through "
+                                                                  "SSM Run Command; all must pass.")
+    timeout_minutes: int = Field(default=15, gt=0, strict=True,
+                                 description="The gate fails when its checks have not all passed this long after it "
+                                             "started.")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> "ReadyWhen":
+        if self.probes and self.ssm_online is False:
+            raise rule_error("probes run through SSM Run Command, so they need the SSM agent online: "
+                             "'ssm_online: false' contradicts them",
+                             "remove 'ssm_online: false' (probes imply ssm_online: true)")
+        if not (self.ec2_status_ok or self.ssm_online or self.probes):
+            raise rule_error("ready_when checks nothing",
+                             "set ec2_status_ok: true, ssm_online: true, or add probes: [{tcp: 'localhost:5432'}]")
+        return self
+
+    @property
+    def needs_ssm(self) -> bool:
+        return bool(self.ssm_online or self.probes)
+
+
 class Wave(_Model):
     """Servers recovered by one StartRecovery job, after the waves it depends on."""
 
@@ -177,6 +260,8 @@ class Wave(_Model):
     pre: list[Action] = Field(default_factory=list, description="Actions before the recovery starts.")
     post: list[Action] = Field(default_factory=list, description="Actions after the servers launched.")
     optional: list[ServerId] = Field(default_factory=list, description="Servers whose failure only warns.")
+    ready_when: ReadyWhen | None = Field(default=None, description="Health gate: the wave (and the waves that "
+                                                                   "depend on it) waits until these checks pass.")
 
     def actions(self, stage: str, mode: str | None = None) -> list[tuple[int, Action]]:
         """A stage's (pre or post) actions with their 1-based place in the plan (task ids keep it),

@@ -188,10 +188,11 @@ def _references(parts, first_index, deps, wave_of_server, col) -> None:
         refs, problems = scan_references(text)
         for problem in problems:
             col.add(loc, problem.message, problem.hint)
-        in_action = len(loc) > 3 and loc[0] == "waves" and loc[2] in ("pre", "post")
+        # ready_when probes run after the wave's launch, like its post actions
+        in_action = len(loc) > 3 and loc[0] == "waves" and loc[2] in ("pre", "post", "ready_when")
         if not in_action and loc[:2] != ("notifications", "sns_topic_arn"):
             if refs:
-                col.add(loc, "references are only resolved in wave actions (pre, post) and notifications",
+                col.add(loc, "references are only resolved in wave actions (pre, post), ready_when probes and notifications",
                         "write the value itself here")
             continue
         for ref in refs:

@@ -76,6 +76,10 @@ def _bars_of(server: Mapping[str, Any]) -> list[tuple[str, datetime, datetime, b
         end = end or failed_at
         if end is not None and end >= start:
             bars.append((phase, start, end, failed))
+    # A gated wave's server: from its launch until it passed the ready_when gate.
+    launched, ready = parse_time(server.get("launched_at")), parse_time(server.get("ready_at"))
+    if launched and ready and ready >= launched:
+        bars.append(("ready", launched, ready, False))
     return bars
 
 

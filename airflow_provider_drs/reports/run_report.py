@@ -77,9 +77,12 @@ def build_report(
     last_launch = max((s["launched_at"] for s in launched if s["launched_at"]), key=parse_time, default=None)
     not_run = [w["name"] for w in wave_reports if w["job_id"] is None]
     post_unfinished = [w["name"] for w in wave_reports if w["post_actions"] and not w["post_actions_finished_at"]]
-    complete = not critical_failed and not not_run and not post_unfinished
+    # A gated wave is back when its gate passed: the application answers, not just its instances.
+    not_ready = [w["name"] for w in wave_reports if w["gate"] and w["gate"]["state"] != "passed"]
+    complete = not critical_failed and not not_run and not post_unfinished and not not_ready
     # The service is back when the last server launched and every wave's post actions finished.
-    back_at = max([last_launch, *(w["post_actions_finished_at"] for w in wave_reports if w["post_actions"])],
+    back_at = max([last_launch, *(w["post_actions_finished_at"] for w in wave_reports if w["post_actions"]),
+                   *(w["gate"]["passed_at"] for w in wave_reports if w["gate"] and w["gate"]["passed_at"])],
                   key=parse_time) if complete and last_launch else None
     achieved = seconds_between(first_start, back_at) if complete else None
     target = plan.get("rto_minutes")
@@ -115,7 +118,7 @@ def build_report(
             "met": bool(achieved is not None and target is not None and achieved <= target * 60),
             "why_not_achieved": (("nobody approved the recovery in time" if approval.get("timed_out")
                                   else f"the recovery was rejected by {approval.get('by')}") if rejected
-                                 else _why_not(critical_failed, not_run, post_unfinished) if not complete else None),
+                                 else _why_not(critical_failed, not_run, post_unfinished, not_ready) if not complete else None),
             "time_to_decide_seconds": seconds_between(started_at, decided_at),
             "time_to_recover_seconds": seconds_between(decided_at or started_at, back_at) if complete else None,
         },
@@ -156,7 +159,8 @@ def wave_state(task_states: Mapping[str, str | None]) -> str | None:
     return next((s for s in _STATE_PRECEDENCE if s in states), sorted(states)[0])
 
 
-def _why_not(critical_failed: list[dict], not_run: list[str], post_unfinished: list[str]) -> str:
+def _why_not(critical_failed: list[dict], not_run: list[str], post_unfinished: list[str],
+             not_ready: list[str] = ()) -> str:
     parts = []
     if critical_failed:
         parts.append("critical servers did not launch: " + ", ".join(s["source_server_id"] for s in critical_failed))
@@ -164,6 +168,8 @@ def _why_not(critical_failed: list[dict], not_run: list[str], post_unfinished: l
         parts.append("waves never started a recovery job: " + ", ".join(not_run))
     if post_unfinished:
         parts.append("post actions did not finish in waves: " + ", ".join(post_unfinished))
+    if not_ready:
+        parts.append("the ready_when gate did not pass in waves: " + ", ".join(not_ready))
     return "; ".join(parts)
 
 
@@ -198,6 +204,7 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
     optional = set(wave.get("optional") or ())
     server_ids = list(wave.get("servers") or results.keys())
     created = job.get("creation_date_time")
+    gate_records = wave.get("gate") or {}
     rows = []
     for server_id in server_ids:
         result = results.get(server_id, {})
@@ -222,6 +229,7 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
             "recovery_snapshot_id": (chosen or {}).get("snapshot_id"),
             "rpo_seconds": seconds_between(snapshot_time, created),
             "phases": result.get("phases", {}),
+            **_gate_of(gate_records.get(server_id)),
         })
     ends = list(wave.get("post_actions_finished") or ())
     return {
@@ -233,6 +241,7 @@ def _wave_report(wave: Mapping[str, Any], servers: Mapping[str, Mapping[str, Any
         "post_actions": len(wave.get("post_tasks") or ends),
         # When the last of them finished; None while any did not (or the wave has none).
         "post_actions_finished_at": max(ends, key=parse_time) if ends and all(ends) else None,
+        "gate": _wave_gate(wave, gate_records),
         "servers": rows,
     }
 
@@ -243,6 +252,27 @@ def _snapshot_cell(server: Mapping[str, Any]) -> str:
     if server.get("recovery_snapshot_id"):
         return f"{server['recovery_snapshot_id']} @ {taken}"
     return taken or "-"
+
+
+def _gate_of(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A server's ready_when result: when it passed, or which check failed and why."""
+    if not record:
+        return {}
+    return {"ready_at": record.get("ready_at"), "gate": {k: record.get(k) for k in ("state", "failed_check", "detail")}}
+
+
+def _wave_gate(wave: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The wave's gate: passed (at the last server's ready_at; skipped and optional failures do
+    not hold it), failed, or not_run (no records: the gate never decided)."""
+    if not wave.get("gate_task"):
+        return None
+    if not records:
+        return {"state": "not_run", "passed_at": None}
+    failed = [s for s, r in records.items() if r.get("state") == "failed" and not r.get("optional")]
+    ready = [r["ready_at"] for r in records.values() if r.get("ready_at")]
+    if failed:
+        return {"state": "failed", "passed_at": None, "failed_servers": failed}
+    return {"state": "passed", "passed_at": max(ready, key=parse_time) if ready else None}
 
 
 def format_table(report: Mapping[str, Any]) -> str:

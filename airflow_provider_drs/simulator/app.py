@@ -1,5 +1,6 @@
 """The single endpoint: routes each request as AWS does, by the service in its SigV4 credential
-scope. DRS and SSM Automation are served here; everything else goes to the embedded moto.
+scope. DRS and SSM Automation are served here, and so is the health of recovery instances
+(instance_health.py); everything else goes to the embedded moto.
 
 Every request first advances the region's DRS state, so a forwarded EC2 call already sees the
 instance of a server that has just crossed into LAUNCHED.
@@ -14,6 +15,7 @@ import time
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from . import control, drs_api, errors, moto_bridge, ssm_automation
 from .simulation import Simulation
@@ -95,6 +97,8 @@ class SimulatorApp:
             if ssm_automation.is_aws_owned(region, _json_field(body, "Name")):
                 operation, protocol = ssm_automation.DESCRIBE_DOCUMENT, "json"
         name = operation if protocol else _forwarded_name(service, target, headers, body, scope["method"])
+        if not protocol and body and sim.health.handles(name, region, body):
+            protocol = "health"  # about recovery instances: status checks, SSM agent, Run Command
         scope["sim.name"] = name
         if body is None:
             sim.count(name or scope["path"], "dropped")
@@ -115,6 +119,10 @@ class SimulatorApp:
         if protocol is None:
             sim.count(name)
             return await self.moto(scope, receive, send)
+        if protocol == "health":
+            sim.count(name)
+            status, media_type, content = sim.health.answer(name, region, await _read_body(receive) or b"")
+            return await Response(content, status, media_type=media_type)(scope, receive, send)
         if operation is None:
             sim.count(f"drs:{scope['method']} {scope['path']}", "refused")
             err = errors.ApiError(404, "UnknownOperationException",

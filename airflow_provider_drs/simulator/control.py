@@ -13,6 +13,11 @@
     POST /_sim/fail_automation {"document": "AWS-RestartEC2Instance", "step": "startInstances"}
     POST /_sim/time_scale      {"time_scale": 0.1}          (jobs and automations started from now on)
     POST /_sim/launch_events   {"delay": 0.5, "loss_rate": 0.1}  (each optional)   GET: stats and deliveries
+    POST /_sim/instance_health {"target": "s-... or i-...", "status_delay": 30, "impaired": false,
+                                "ssm_delay": 5, "ssm_never": false}   (each but target optional; wall seconds
+                                after launch; see simulator/instance_health.py)
+    POST /_sim/probe_rule      {"target": "s-...", "contains": "5432", "fail_for": 20, "output": "refused"}
+                               (all optional: Run Command scripts matching fail, for fail_for s or for ever)
     POST /_sim/clear_faults    GET /_sim/faults    POST /_sim/reset    GET /_sim/health
     GET /_sim/calls            requests processed, by operation
     GET /_sim/call_counts      {"served": {...}, "refused": {...}, "dropped": {...}}
@@ -83,6 +88,21 @@ class LaunchEventsBody(BaseModel):
     loss_rate: float | None = Field(None, ge=0, le=1)
 
 
+class InstanceHealthBody(BaseModel):
+    target: str
+    status_delay: float | None = Field(None, ge=0)
+    impaired: bool | None = None
+    ssm_delay: float | None = Field(None, ge=0)
+    ssm_never: bool | None = None
+
+
+class ProbeRuleBody(BaseModel):
+    target: str | None = None
+    contains: str | None = None
+    fail_for: float | None = Field(None, ge=0)
+    output: str = ""
+
+
 class FailAutomationBody(BaseModel):
     document: str
     step: str
@@ -150,6 +170,15 @@ def router(simulation: Simulation) -> APIRouter:
     @api.post("/fail_automation")
     def fail_automation(body: FailAutomationBody):
         return guarded(control.fail_automation, body.document, body.step)
+
+    @api.post("/instance_health")
+    def instance_health(body: InstanceHealthBody):
+        return guarded(control.instance_health, body.target, body.status_delay, body.impaired, body.ssm_delay,
+                       body.ssm_never)
+
+    @api.post("/probe_rule")
+    def probe_rule(body: ProbeRuleBody):
+        return guarded(control.probe_rule, body.target, body.contains, body.fail_for, body.output)
 
     @api.post("/clear_faults")
     def clear_faults():
@@ -231,6 +260,16 @@ class SimulatorClient:
 
     def fail_automation(self, document: str, step: str) -> None:
         self._call("POST", "fail_automation", {"document": document, "step": step})
+
+    def instance_health(self, target: str, status_delay: float | None = None, impaired: bool | None = None,
+                        ssm_delay: float | None = None, ssm_never: bool | None = None) -> None:
+        self._call("POST", "instance_health", {"target": target, "status_delay": status_delay, "impaired": impaired,
+                                               "ssm_delay": ssm_delay, "ssm_never": ssm_never})
+
+    def probe_rule(self, target: str | None = None, contains: str | None = None, fail_for: float | None = None,
+                   output: str = "") -> None:
+        self._call("POST", "probe_rule", {"target": target, "contains": contains, "fail_for": fail_for,
+                                          "output": output})
 
     def clear_faults(self) -> None:
         self._call("POST", "clear_faults")

@@ -57,6 +57,13 @@ def instance_state(region: str, instance_id: str) -> str | None:
         return None
 
 
+def instance_zone(region: str, instance_id: str) -> str | None:
+    try:
+        return _ec2(region).get_instance(instance_id).placement.zone
+    except Exception:  # moto raises its own InvalidInstanceIdError
+        return None
+
+
 def automation_document_steps(region: str, name: str) -> list[tuple[str, str]] | None:
     """(stepName, action) of a document created through the SSM API, None if there is none."""
     from moto.ssm.models import ssm_backends

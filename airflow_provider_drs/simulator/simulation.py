@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import moto_bridge
 from .faults import FaultSet
+from .instance_health import InstanceHealth
 from .inventory import Inventory, coerce_inventory
 from .launch_events import LaunchEventPublisher
 from .ssm_automation import AutomationService
@@ -29,6 +30,7 @@ class Simulation:
         self.launch_events = LaunchEventPublisher(self.drs, seed)
         self.drs.on_job_started = self.launch_events.job_started
         self.automation = AutomationService(self.inventory.ssm_automation.duration, time_scale, seed, self.faults)
+        self.health = InstanceHealth(self.drs, time_scale)  # status checks, SSM agents, Run Command
         # Requests by fate: served (processed), refused (by an injected fault), dropped (the client
         # went away before the request was whole, so it was never processed).
         self.counts: dict[str, Counter[str]] = {fate: Counter() for fate in FATES}
@@ -60,6 +62,7 @@ class Simulation:
             self.drs.reset()
             self.launch_events.reset()
             self.automation.reset()
+            self.health.reset()
             self.faults.clear()
             self._reset_moto()
             with self.calls_lock:
@@ -131,6 +134,22 @@ class Control:
         """Launch-result events: settings, published, lost, pending, and recent deliveries."""
         return self._sim.launch_events.describe()
 
+    def instance_health(self, target: str, status_delay: float | None = None, impaired: bool | None = None,
+                        ssm_delay: float | None = None, ssm_never: bool | None = None) -> None:
+        """For the recovery instances of ``target`` (source server or EC2 id), launched before or
+        after: EC2 status checks ``initializing`` for ``status_delay`` wall seconds after launch,
+        then ``ok`` (``impaired`` if set); the SSM agent Online ``ssm_delay`` seconds after launch,
+        or never. Until reset."""
+        self._sim.health.set_rule(target, status_delay, impaired, ssm_delay, ssm_never)
+
+    def probe_rule(self, target: str | None = None, contains: str | None = None, fail_for: float | None = None,
+                   output: str = "") -> None:
+        """Run Command scripts holding ``contains`` (any if None), on ``target``'s instances (any
+        if None), fail (exit 1, ``output`` on stderr) for ``fail_for`` seconds from now (None: for
+        ever), then succeed. The latest matching rule decides (``fail_for=0`` lifts earlier ones). Until
+        reset."""
+        self._sim.health.add_probe_rule(target, contains, fail_for, output)
+
     def clear_faults(self) -> None:
         self._sim.faults.clear()
 
@@ -139,6 +158,7 @@ class Control:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         self._sim.time_scale = self._sim.drs.time_scale = self._sim.automation.time_scale = time_scale
+        self._sim.health.time_scale = time_scale
 
     def faults(self) -> dict:
         return self._sim.faults.describe()

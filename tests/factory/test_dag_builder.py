@@ -286,3 +286,19 @@ recovery: {approvers: [alice]}""")))
     assert "point_in_time" in recovery.params
     for task_id in ("approve", "decide"):
         assert recovery.task_dict[task_id].serialized_params == {}, task_id
+
+
+def test_a_gated_wave_ends_with_its_gate_after_the_post_actions(tmp_path):
+    text = BASE.replace("  - {name: first, protection_groups: [a]}", """  - name: first
+    protection_groups: [a]
+    post: [{ssm_automation: {document: AWS-RestartEC2Instance}}]
+    ready_when: {ec2_status_ok: true, probes: [{tcp: "localhost:5432"}, {http: "http://{{ ssm:/dr/url }}/"}]}""")
+    for dag in build_dags(plan_with(tmp_path, text))[:2]:
+        gate = dag.get_task("first.wait_until_ready")
+        assert gate.upstream_task_ids == {"first.post_1_ssm_automation"}
+        # The dependent waves start from the gate: they wait until it passes.
+        assert {"left.pre_1_approval", "right.start_recovery"} <= gate.downstream_task_ids
+        assert gate.checks == {"ec2_status_ok": True, "ssm_online": True, "timeout_minutes": 15,
+                               "probes": [{"tcp": "localhost:5432"}, {"http": "http://{{ ssm:/dr/url }}/"}]}
+        assert gate.retries == 0  # the gate already waited its timeout; a retry would wait it again
+        assert not any(t.endswith("wait_until_ready") for t in dag.task_ids if not t.startswith("first."))

@@ -119,3 +119,35 @@ def test_complete_example_in_docs_is_valid(tmp_path):
     catalogue = load_catalogue(tmp_path)
     assert catalogue.errors == [] and list(catalogue.plans) == ["three-tier"]
     assert catalogue.plans["three-tier"].wave("app").pre[0].kind == "approval"
+
+
+def test_ready_when_defaults_references_and_schema(tmp_path):
+    from airflow_provider_drs.plans.schema import plan_json_schema
+
+    path = tmp_path / "gated.yaml"
+    path.write_text("""version: 1
+plan: gated
+region: us-east-1
+rto_minutes: 30
+protection_groups:
+  db: {servers: [s-3578f52ef3bdd58b4]}
+  app: {servers: [s-0e5a9c4b2f7d18e36]}
+waves:
+  - name: database
+    protection_groups: [db]
+    ready_when: {ec2_status_ok: true}
+  - name: app
+    depends_on: [database]
+    protection_groups: [app]
+    ready_when:
+      probes:
+        - tcp: "{{ ssm:/dr/db-host }}:5432"
+        - http: "http://{{ instance:s-3578f52ef3bdd58b4 }}:8080/"
+        - command: "curl -fsS http://{{ instance:s-0e5a9c4b2f7d18e36 }}/ready"
+""")
+    plan = load_plan(str(path))
+    database, app = plan.waves
+    assert (database.ready_when.timeout_minutes, database.ready_when.needs_ssm) == (15, False)
+    assert app.ready_when.needs_ssm and [p.kind for p in app.ready_when.probes] == ["tcp", "http", "command"]
+    schema = str(plan_json_schema())
+    assert "ready_when" in schema and "timeout_minutes" in schema and "tcp" in schema

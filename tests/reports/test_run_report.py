@@ -68,3 +68,34 @@ def test_the_service_is_back_when_the_post_actions_finish():
     assert report["outcome"] == "failed" and report["rto"]["achieved_seconds"] is None
     assert report["rto"]["why_not_achieved"] == "post actions did not finish in waves: db"
     assert report["waves"][0]["post_actions_finished_at"] is None
+
+
+def test_a_gated_wave_is_back_when_its_gate_passes():
+    db = wave("db", ["s-a", "s-c"], "2026-11-02T06:00:00Z", {
+        "s-a": result("s-a", "LAUNCHED", "2026-11-02T06:00:20Z"), "s-c": result("s-c", "LAUNCHED", "2026-11-02T06:00:21Z")},
+        optional=["s-c"])
+    web = wave("web", ["s-b"], "2026-11-02T06:00:25Z", {"s-b": result("s-b", "LAUNCHED", "2026-11-02T06:00:50Z")})
+    records = {"s-a": {"state": "passed", "ready_at": "2026-11-02T06:02:00+00:00", "optional": False},
+               "s-c": {"state": "failed", "ready_at": None, "optional": True, "failed_check": "probes",
+                       "detail": "timed out after 5 min: probe Failed: refused"}}
+    gated = {**db, "gate_task": "db.wait_until_ready", "gate": records}
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None,
+                          waves=[gated, web])
+    # The optional server's failed gate only warns; the database answering is when the service is back.
+    assert report["outcome"] == "succeeded"
+    assert report["rto"]["service_back_at"] == "2026-11-02T06:02:00+00:00" and report["rto"]["achieved_seconds"] == 120.0
+    assert report["waves"][0]["gate"] == {"state": "passed", "passed_at": "2026-11-02T06:02:00+00:00"}
+    (a, c) = report["waves"][0]["servers"]
+    assert a["ready_at"] == "2026-11-02T06:02:00+00:00" and a["gate"]["state"] == "passed"
+    assert c["gate"] == {"state": "failed", "failed_check": "probes", "detail": "timed out after 5 min: probe Failed: refused"}
+    assert "gate" not in report["waves"][1]["servers"][0] and report["waves"][1]["gate"] is None
+
+    failed = {**gated, "gate": {**records, "s-a": {**records["s-a"], "state": "failed", "ready_at": None}}}
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None,
+                          waves=[failed, web])
+    assert report["outcome"] == "failed" and report["rto"]["achieved_seconds"] is None
+    assert report["rto"]["why_not_achieved"] == "the ready_when gate did not pass in waves: db"
+    never = {**gated, "gate": None}
+    report = build_report(plan=PLAN, mode="drill", dag_id="d", run_id="r", started_at=None, finished_at=None,
+                          waves=[never, web])
+    assert report["waves"][0]["gate"]["state"] == "not_run" and report["outcome"] == "failed"
