@@ -24,6 +24,8 @@ OPERATIONS = {
     ("POST", "/ReverseReplication"): "ReverseReplication",
     ("POST", "/StartFailbackLaunch"): "StartFailbackLaunch",
     ("POST", "/StopFailback"): "StopFailback",
+    ("POST", "/GetLaunchConfiguration"): "GetLaunchConfiguration",
+    ("POST", "/UpdateLaunchConfiguration"): "UpdateLaunchConfiguration",
 }
 
 
@@ -84,6 +86,8 @@ def router(state: DrsState) -> APIRouter:
         "ReverseReplication": state.reverse_replication,
         "StartFailbackLaunch": state.start_failback_launch,
         "StopFailback": state.stop_failback,
+        "GetLaunchConfiguration": state.get_launch_configuration,
+        "UpdateLaunchConfiguration": state.update_launch_configuration,
     }
     for (_, path), operation in OPERATIONS.items():
         route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)
