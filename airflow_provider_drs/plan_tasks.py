@@ -26,6 +26,7 @@ START_FAILBACK_LAUNCH = "start_failback_launch"
 WAIT_FOR_FAILBACK = "wait_for_failback"
 STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
+RESTORE_LAUNCH_SETTINGS = "restore_launch_settings"  # drill: production launch settings back after launches
 
 # XCom keys (the return value of a task is its default XCom, read without a key).
 JOB_ID = "job_id"  # start_recovery: the DRS job id, pushed the moment it is known
@@ -37,6 +38,7 @@ SERVERS = "servers"  # preflight: what DRS said of each server
 READINESS = "readiness"  # preflight: the readiness findings
 REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces
 DECISION = "decision"  # approval: the human's answer, who gave it and when
+LAUNCH_SETTINGS = "launch_settings"  # preflight: per server the launch settings changed, and drift
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
 
 

@@ -27,7 +27,9 @@ from airflow_provider_drs.hooks.readiness import (
     resolve_waves,
     stoppers,
 )
+from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 from airflow_provider_drs.operators.launch_safety import check_launch
+from airflow_provider_drs.operators.launch_settings import apply_launch_settings
 from airflow_provider_drs.plan_tasks import READINESS, REPLACED, SERVERS
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB
 
@@ -51,7 +53,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     def __init__(self, *, plan_name: str, waves: Mapping[str, Mapping[str, Any]], is_drill: bool = True,
                  max_servers_per_job: int = MAX_SERVERS_PER_JOB, rpo_minutes: int | None = None,
                  documents: Sequence[str] = (), topic_arn: str | None = None,
-                 readiness_warnings: Sequence[str] = (), **kwargs: Any):
+                 readiness_warnings: Sequence[str] = (), launch: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan_name = plan_name
         self.is_drill = is_drill
@@ -61,6 +63,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         self.documents = list(documents)
         self.topic_arn = topic_arn
         self.readiness_warnings = list(readiness_warnings)
+        self.launch = launch  # plans.launch.launch_spec of this mode
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
@@ -94,4 +97,8 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
         context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
+        if self.launch and (self.launch.get("servers") or self.launch.get("tag_groups")):
+            apply_launch_settings(LaunchSettingsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name),
+                                  context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch,
+                                  inventory, every_server, self.log)
         return resolved

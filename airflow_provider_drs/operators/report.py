@@ -15,8 +15,8 @@ from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.approval import approval_outcome
 from airflow_provider_drs.operators.decision import decision_outcome
 from airflow_provider_drs.plan_tasks import (
-    DECISION, FINISHED_AT, JOB, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, START_RECOVERY, TERMINATED,
-    WAIT_FOR_LAUNCH, in_wave)
+    DECISION, FINISHED_AT, JOB, LAUNCH_SETTINGS, PREFLIGHT, READINESS, REPLACED, RESTORE_LAUNCH_SETTINGS, RESULTS,
+    SERVERS, START_RECOVERY, TERMINATED, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state, with_decision
@@ -101,6 +101,8 @@ class PlanReportOperator(BaseOperator):
             cleanup_policy=self.cleanup_policy, approval=approval,
             replaced_instances=list({r["recovery_instance_id"]: r for r in replaced}.values()),
             readiness=ti.xcom_pull(task_ids=PREFLIGHT, key=READINESS) or [],
+            launch_settings=ti.xcom_pull(task_ids=PREFLIGHT, key=LAUNCH_SETTINGS),
+            restored_launch_settings=ti.xcom_pull(task_ids=RESTORE_LAUNCH_SETTINGS) if self.mode == "drill" else None,
         )
         report["metrics"] = self._publish_metrics(report)
         store = open_report_store()

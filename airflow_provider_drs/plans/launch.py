@@ -153,3 +153,30 @@ def _sizing_conflict(launch: GroupLaunch, server: str | None, mode: str) -> tupl
                 f"instance_type conflicts with right_sizing {sizing} (DRS would replace the type)",
                 "set right_sizing: NONE to keep this type, or remove instance_type")
     return None
+
+
+def launch_spec(groups: Any, mode: str) -> dict[str, Any]:
+    """What preflight applies in `mode`, as plain data for a task argument: per listed server its
+    settings, and per tag-selected group its tags and settings (matched at run time).
+    `groups` maps group names to ProtectionGroup models; groups without `launch` are left out."""
+    servers: dict[str, dict[str, Any]] = {}
+    tag_groups: list[dict[str, Any]] = []
+    for group in groups.values():
+        if group is None or group.launch is None:
+            continue
+        if group.is_tag_selected:
+            tag_groups.append({"tags": dict(group.tags), "settings": settings_for(group.launch, "", mode)})
+        else:
+            for server in group.servers:
+                servers[server] = settings_for(group.launch, server, mode)
+    return {"servers": servers, "tag_groups": tag_groups}
+
+
+def desired_for(spec: dict[str, Any], server: str, tags: dict[str, str]) -> dict[str, Any]:
+    """The settings `spec` (launch_spec's result) wants for one resolved server ({} if none)."""
+    if server in spec.get("servers", {}):
+        return dict(spec["servers"][server])
+    for group in spec.get("tag_groups", []):
+        if all(tags.get(k) == v for k, v in group["tags"].items()):
+            return dict(group["settings"])
+    return {}

@@ -1,0 +1,114 @@
+"""Launch settings in a plan run: preflight applies the mode's settings; after a drill,
+``restore_launch_settings`` puts production's back.
+
+A drill cannot "never change" the settings: DRS's StartRecovery takes no launch settings, it
+launches with whatever the server's launch configuration and template's default version hold at
+launch time. So a drill with `drill:` overrides applies them in preflight and, once its launch
+jobs are COMPLETED (DRS has read the template by then), restores production's - but only on servers
+whose settings are still the ones this drill applied: a recovery's preflight (which applies
+production settings and records itself) or a person may have changed them meanwhile, and a drill
+must never clobber that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook, applied_by
+from airflow_provider_drs.operators.run_launches import run_launch_jobs
+from airflow_provider_drs.plan_tasks import LAUNCH_SETTINGS, PREFLIGHT
+from airflow_provider_drs.plans.launch import desired_for
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def apply_launch_settings(hook: LaunchSettingsHook, context: Context, plan: str, mode: str,
+                          spec: Mapping[str, Any], inventory: Mapping[str, Mapping[str, Any]],
+                          servers: Sequence[str], log: Any) -> dict[str, dict]:
+    """Apply `spec` (plans.launch.launch_spec) to the resolved servers; push and return
+    ``{server: {"changed": {key: [old, new]}, "drift": {key: [applied, found]}}}`` (servers whose
+    settings the plan names; an empty dict when it names none)."""
+    label = applied_by(plan, mode, context["dag_run"].run_id)
+    results = {}
+    for server in servers:
+        desired = desired_for(spec, server, dict(inventory.get(server, {}).get("tags") or {}))
+        if not desired:
+            continue
+        result = results[server] = hook.apply(server, desired, label)
+        for key, (old, new) in result["changed"].items():
+            log.info("drs.launch_settings plan=%s mode=%s server=%s %s: %s -> %s", plan, mode, server, key, old, new)
+        for key, (was, found) in result["drift"].items():
+            log.warning("drs.launch_settings plan=%s server=%s drift %s: the plan applied %s, found %s (changed "
+                        "outside the plan since its last run; the plan's value is applied again)",
+                        plan, server, key, was, found)
+    context["ti"].xcom_push(key=LAUNCH_SETTINGS, value=results)
+    return results
+
+
+class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
+    """After a drill: put production's launch settings back where this drill changed them.
+
+    Waits until the run's launch jobs are COMPLETED, then, per server the drill's preflight changed,
+    restores the production value of each changed key (the plan's recovery value, or the value it
+    replaced when the plan manages the key only for drills). A server whose settings are no longer
+    this drill's (another run or a person changed them since) is left alone, and the log says why.
+    Returns ``{server: "restored" | "left: <why>"}``.
+    """
+
+    aws_hook_class = LaunchSettingsHook
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, plan_name: str, production: Mapping[str, Any], wave_names: Sequence[str],
+                 poll_interval: float = 5.0, max_wait_seconds: float = 3600.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.plan_name, self.production, self.wave_names = plan_name, production, list(wave_names)
+        self.poll_interval, self.max_wait_seconds = poll_interval, max_wait_seconds
+
+    def execute(self, context: Context) -> dict[str, str]:
+        applied = context["ti"].xcom_pull(task_ids=PREFLIGHT, key=LAUNCH_SETTINGS) or {}
+        changed = {server: r["changed"] for server, r in applied.items() if r.get("changed")}
+        if not changed:
+            self.log.info("drs.launch_settings plan=%s: the drill changed no launch settings", self.plan_name)
+            return {}
+        self._wait_for_launches(context)
+        drill_label = applied_by(self.plan_name, "drill", context["dag_run"].run_id)
+        restore_label = applied_by(self.plan_name, "restore", context["dag_run"].run_id)
+        outcome = {}
+        for server, keys in changed.items():
+            state = self.hook.read(server)
+            moved = {k: state.current.get(k) for k, (_, new) in keys.items() if state.current.get(k) != new}
+            if state.applied_by != drill_label or moved:
+                why = (f"changed since the drill by {state.applied_by or 'someone outside the plan'}"
+                       if state.applied_by != drill_label else f"changed outside the plan since the drill: {moved}")
+                self.log.warning("drs.launch_settings plan=%s server=%s not restored: %s", self.plan_name, server, why)
+                outcome[server] = f"left: {why}"
+                continue
+            production = desired_for(self.production, server, {})
+            restore = {k: production.get(k, old) for k, (old, _) in keys.items()}
+            restore = {k: v for k, v in restore.items() if v is not None}
+            self.hook.apply(server, restore, restore_label)
+            self.log.info("drs.launch_settings plan=%s server=%s restored %s", self.plan_name, server, restore)
+            outcome[server] = "restored"
+        return outcome
+
+    def _wait_for_launches(self, context: Context) -> None:
+        """DRS reads the launch template when it launches: restoring earlier would launch the drill
+        with production's settings."""
+        drs = DrsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        job_ids = run_launch_jobs(drs, context, self.wave_names, True, self.log)
+        deadline = time.monotonic() + self.max_wait_seconds
+        while job_ids:
+            jobs = drs.describe_jobs(job_ids)
+            job_ids = [j for j in job_ids if (jobs.get(j) or {}).get("status") != "COMPLETED"]
+            if not job_ids:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"launch jobs {', '.join(job_ids)} of this drill did not complete in "
+                                   f"{self.max_wait_seconds:.0f}s; production launch settings were not restored")
+            time.sleep(self.poll_interval)
