@@ -125,6 +125,22 @@ def template_data_with(data: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return out
 
 
+def restore_after_drill(state: LaunchState, drill_changed: Mapping[str, list], drill_label: str,
+                        production: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """What to put back on a server after a drill changed `drill_changed` ({key: [old, new]}):
+    production's value of each key (the plan's recovery setting, else the value the drill
+    replaced). None, with the reason, when the settings are no longer the drill's: another run
+    (a recovery's preflight records itself) or a person changed them since, and a drill must not
+    undo that."""
+    if state.applied_by != drill_label:
+        return None, f"changed since the drill by {state.applied_by or 'someone outside the plan'}"
+    moved = {k: state.current.get(k) for k, (_, new) in drill_changed.items() if state.current.get(k) != new}
+    if moved:
+        return None, f"changed outside the plan since the drill: {moved}"
+    restore = {k: production.get(k, old) for k, (old, _) in drill_changed.items()}
+    return {k: v for k, v in restore.items() if v is not None}, "restored"
+
+
 class LaunchSettingsHook(RetryAfterMixin, AwsBaseHook):
     """DRS launch configuration and EC2 launch template of source servers (same connection)."""
 

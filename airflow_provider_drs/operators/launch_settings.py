@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook, applied_by
+from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook, applied_by, restore_after_drill
 from airflow_provider_drs.operators.run_launches import run_launch_jobs
 from airflow_provider_drs.plan_tasks import LAUNCH_SETTINGS, PREFLIGHT
 from airflow_provider_drs.plans.launch import desired_for
@@ -81,17 +81,12 @@ class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
         restore_label = applied_by(self.plan_name, "restore", context["dag_run"].run_id)
         outcome = {}
         for server, keys in changed.items():
-            state = self.hook.read(server)
-            moved = {k: state.current.get(k) for k, (_, new) in keys.items() if state.current.get(k) != new}
-            if state.applied_by != drill_label or moved:
-                why = (f"changed since the drill by {state.applied_by or 'someone outside the plan'}"
-                       if state.applied_by != drill_label else f"changed outside the plan since the drill: {moved}")
+            restore, why = restore_after_drill(self.hook.read(server), keys, drill_label,
+                                               desired_for(self.production, server, {}))
+            if restore is None:
                 self.log.warning("drs.launch_settings plan=%s server=%s not restored: %s", self.plan_name, server, why)
                 outcome[server] = f"left: {why}"
                 continue
-            production = desired_for(self.production, server, {})
-            restore = {k: production.get(k, old) for k, (old, _) in keys.items()}
-            restore = {k: v for k, v in restore.items() if v is not None}
             self.hook.apply(server, restore, restore_label)
             self.log.info("drs.launch_settings plan=%s server=%s restored %s", self.plan_name, server, restore)
             outcome[server] = "restored"

@@ -71,3 +71,22 @@ def test_a_fixed_private_ip_goes_into_the_template(sim, hook):
     assert result["changed"] == {"private_ip": ["copy", "10.0.1.99"]}
     state = hook.read(DB)
     assert state.config["copyPrivateIp"] is False and state.current["private_ip"] == "10.0.1.99"
+
+
+def test_a_drill_restores_only_settings_that_are_still_its_own(sim, hook):
+    from airflow_provider_drs.hooks.drs_launch_settings import restore_after_drill
+
+    net = sim.simulation.drs.network["us-east-1"]
+    drill = "drs-plan p drill d1"
+    changed = hook.apply(WEB1, {"subnet": net["drill-subnet"]}, drill)["changed"]
+    production = {"security_groups": [net["production-sg"]]}  # the plan names no production subnet
+    restore, why = restore_after_drill(hook.read(WEB1), changed, drill, production)
+    assert (restore, why) == ({"subnet": net["production-subnet"]}, "restored")  # the value it replaced
+    # A recovery's preflight ran meanwhile: its settings stay.
+    hook.apply(WEB1, {"subnet": net["production-subnet"]}, "drs-plan p recovery r1")
+    restore, why = restore_after_drill(hook.read(WEB1), changed, drill, production)
+    assert restore is None and "drs-plan p recovery r1" in why
+    # A person changed what the drill applied: left too.
+    hook.apply(WEB1, {"subnet": net["drill-subnet"]}, drill)
+    sim.client("drs").update_launch_configuration(sourceServerID=WEB1, launchDisposition="STOPPED")
+    assert restore_after_drill(hook.read(WEB1), {"launch_disposition": ["STARTED", "STARTED"]}, drill, {})[0] is None

@@ -45,8 +45,10 @@ def test_diff_shows_changes_then_nothing_then_drift(sim, endpoint, capsys):
     assert f"{DB} private_ip: (unset) -> copy  DRIFT: the plan applied copy" in capsys.readouterr().out
 
 
-def test_diff_exit_2_on_an_invalid_plan_or_an_unreachable_endpoint(sim, endpoint, capsys, tmp_path):
+def test_diff_exit_2_on_an_invalid_plan_or_a_server_missing_from_drs(sim, endpoint, capsys, tmp_path):
     broken = Path(__file__).parent / "broken" / "launch_bad_values.yaml"
     assert main(["diff", str(broken), "--endpoint", endpoint]) == 2
-    assert main(["diff", PLAN, "--endpoint", "http://127.0.0.1:9"]) == 2
-    assert "reading launch settings failed" in capsys.readouterr().err
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(Path(PLAN).read_text().replace(DB, "s-00000000000000000"))
+    assert main(["diff", str(missing), "--endpoint", endpoint]) == 2
+    assert "source server s-00000000000000000 of plan isolated-drill is not in DRS" in capsys.readouterr().err
