@@ -103,7 +103,7 @@ def put_events(region: str, events: list[tuple[str, str, dict, list[str], float]
 # group for each. moto's ids are random; drawn from a seeded generator they are the same after
 # every reset (with this moto version), so plans and tests can name them (see NETWORK_IDS).
 NETWORK_SEED = 12
-NETWORK_CIDRS = {"vpc": "10.0.0.0/16", "production-subnet": "10.0.1.0/24", "drill-subnet": "10.0.2.0/24"}
+NETWORK_CIDRS = {"vpc": "10.0.0.0/16", "production-subnet": "10.0.0.0/20", "drill-subnet": "10.0.16.0/20"}
 NETWORK_PARAMETER_PREFIX = "/drs-sim/network/"
 
 

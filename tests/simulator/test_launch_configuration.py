@@ -68,10 +68,10 @@ def test_launch_honours_the_default_template_version(sim, drs):
     template = drs.get_launch_configuration(sourceServerID=WEB1)["ec2LaunchTemplateID"]
     set_template(sim, template, {"InstanceType": "c5.xlarge", "NetworkInterfaces": [
         {"DeviceIndex": 0, "SubnetId": net["drill-subnet"], "Groups": [net["drill-sg"]],
-         "PrivateIpAddress": "10.0.2.50"}]})
+         "PrivateIpAddress": "10.0.16.50"}]})
     instance = launched_instance(sim, drs, WEB1)
     assert (instance["InstanceType"], instance["SubnetId"], instance["PrivateIpAddress"]) == (
-        "c5.xlarge", net["drill-subnet"], "10.0.2.50")
+        "c5.xlarge", net["drill-subnet"], "10.0.16.50")
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [net["drill-sg"]]
 
 
