@@ -30,6 +30,8 @@ DRS_FIELDS = {"right_sizing": "targetInstanceTypeRightSizingMethod", "copy_tags"
               "launch_disposition": "launchDisposition"}
 APPLIED_TAG = "drs-plan:applied:"
 APPLIED_BY_TAG = "drs-plan:applied-by"
+CHANGED_TAG = "drs-plan:changed"          # the keys the applied-by run changed, comma-separated
+REPLACED_TAG = "drs-plan:replaced:"       # per key it changed: the value it replaced ('' = unset)
 MAX_DESCRIPTION = 255  # EC2 VersionDescription
 
 
@@ -88,6 +90,15 @@ class LaunchState:
     def applied_by(self) -> str | None:
         return self.template_tags.get(APPLIED_BY_TAG)
 
+    @property
+    def last_changes(self) -> dict[str, list]:
+        """{key: [replaced, applied]} of what the applied-by run changed (kept on the template, so a
+        retried preflight, which finds nothing left to change, does not lose it)."""
+        applied = self.applied
+        keys = [k for k in self.template_tags.get(CHANGED_TAG, "").split(",") if k]
+        return {k: [_decode(k, self.template_tags[REPLACED_TAG + k]) if self.template_tags.get(REPLACED_TAG + k)
+                    else None, applied.get(k)] for k in keys}
+
     def compare(self, desired: Mapping[str, Any]) -> dict[str, dict[str, list]]:
         """{"changed": {key: [current, desired]}, "drift": {key: [applied, current]}} for the keys of `desired`."""
         applied = self.applied
@@ -125,15 +136,18 @@ def template_data_with(data: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return out
 
 
-def restore_after_drill(state: LaunchState, drill_changed: Mapping[str, list], drill_label: str,
+def restore_after_drill(state: LaunchState, drill_label: str,
                         production: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """What to put back on a server after a drill changed `drill_changed` ({key: [old, new]}):
-    production's value of each key (the plan's recovery setting, else the value the drill
-    replaced). None, with the reason, when the settings are no longer the drill's: another run
-    (a recovery's preflight records itself) or a person changed them since, and a drill must not
-    undo that."""
+    """What to put back on a server after a drill: production's value of each key the drill
+    changed (the plan's recovery setting, else the value the drill replaced). None, with the
+    reason, when there is nothing to restore or the settings are no longer the drill's: another
+    run (a recovery's preflight records itself) or a person changed them since, and a drill must
+    not undo that."""
     if state.applied_by != drill_label:
         return None, f"changed since the drill by {state.applied_by or 'someone outside the plan'}"
+    drill_changed = state.last_changes
+    if not drill_changed:
+        return None, "the drill changed nothing"
     moved = {k: state.current.get(k) for k, (_, new) in drill_changed.items() if state.current.get(k) != new}
     if moved:
         return None, f"changed outside the plan since the drill: {moved}"
@@ -189,6 +203,8 @@ class LaunchSettingsHook(RetryAfterMixin, AwsBaseHook):
                   if state.template_tags.get(APPLIED_TAG + k) != _encode(v)}
         if changed:
             record[APPLIED_BY_TAG] = label
+            record[CHANGED_TAG] = ",".join(changed)
+            record.update({REPLACED_TAG + k: "" if old is None else _encode(old) for k, (old, _) in changed.items()})
         if record:
             self.ec2.create_tags(Resources=[state.template_id], Tags=[{"Key": k, "Value": v} for k, v in record.items()])
         return result

@@ -36,18 +36,21 @@ def apply_launch_settings(hook: LaunchSettingsHook, context: Context, plan: str,
     settings the plan names; an empty dict when it names none)."""
     label = applied_by(plan, mode, context["dag_run"].run_id)
     results = {}
-    for server in servers:
-        desired = desired_for(spec, server, dict(inventory.get(server, {}).get("tags") or {}))
-        if not desired:
-            continue
-        result = results[server] = hook.apply(server, desired, label)
-        for key, (old, new) in result["changed"].items():
-            log.info("drs.launch_settings plan=%s mode=%s server=%s %s: %s -> %s", plan, mode, server, key, old, new)
-        for key, (was, found) in result["drift"].items():
-            log.warning("drs.launch_settings plan=%s server=%s drift %s: the plan applied %s, found %s (changed "
-                        "outside the plan since its last run; the plan's value is applied again)",
-                        plan, server, key, was, found)
-    context["ti"].xcom_push(key=LAUNCH_SETTINGS, value=results)
+    try:
+        for server in servers:
+            desired = desired_for(spec, server, dict(inventory.get(server, {}).get("tags") or {}))
+            if not desired:
+                continue
+            result = results[server] = hook.apply(server, desired, label)
+            for key, (old, new) in result["changed"].items():
+                log.info("drs.launch_settings plan=%s mode=%s server=%s %s: %s -> %s", plan, mode, server, key, old,
+                         new)
+            for key, (was, found) in result["drift"].items():
+                log.warning("drs.launch_settings plan=%s server=%s drift %s: the plan applied %s, found %s (changed "
+                            "outside the plan since its last run; the plan's value is applied again)",
+                            plan, server, key, was, found)
+    finally:  # also when a server fails: the drill's restore needs every server already changed
+        context["ti"].xcom_push(key=LAUNCH_SETTINGS, value=results)
     return results
 
 
@@ -71,18 +74,23 @@ class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
         self.poll_interval, self.max_wait_seconds = poll_interval, max_wait_seconds
 
     def execute(self, context: Context) -> dict[str, str]:
+        # Every server preflight handled (a retried preflight finds nothing left to change: what the
+        # drill changed is read from the launch template's tags, not from this XCom).
         applied = context["ti"].xcom_pull(task_ids=PREFLIGHT, key=LAUNCH_SETTINGS) or {}
-        changed = {server: r["changed"] for server, r in applied.items() if r.get("changed")}
-        if not changed:
-            self.log.info("drs.launch_settings plan=%s: the drill changed no launch settings", self.plan_name)
+        if not applied:
+            self.log.info("drs.launch_settings plan=%s: the drill applied no launch settings", self.plan_name)
             return {}
         self._wait_for_launches(context)
         drill_label = applied_by(self.plan_name, "drill", context["dag_run"].run_id)
         restore_label = applied_by(self.plan_name, "restore", context["dag_run"].run_id)
         outcome = {}
-        for server, keys in changed.items():
-            restore, why = restore_after_drill(self.hook.read(server), keys, drill_label,
-                                               desired_for(self.production, server, {}))
+        for server, result in applied.items():
+            state = self.hook.read(server)
+            if state.applied_by != drill_label and not result.get("changed"):
+                continue  # the drill changed nothing here (and not in an earlier try either)
+            restore, why = restore_after_drill(state, drill_label, desired_for(self.production, server, {}))
+            if restore is None and why == "the drill changed nothing":
+                continue
             if restore is None:
                 self.log.warning("drs.launch_settings plan=%s server=%s not restored: %s", self.plan_name, server, why)
                 outcome[server] = f"left: {why}"

@@ -78,15 +78,24 @@ def test_a_drill_restores_only_settings_that_are_still_its_own(sim, hook):
 
     net = sim.simulation.drs.network["us-east-1"]
     drill = "drs-plan p drill d1"
-    changed = hook.apply(WEB1, {"subnet": net["drill-subnet"]}, drill)["changed"]
+    hook.apply(WEB1, {"subnet": net["drill-subnet"], "launch_disposition": "STARTED"}, drill)
     production = {"security_groups": [net["production-sg"]]}  # the plan names no production subnet
-    restore, why = restore_after_drill(hook.read(WEB1), changed, drill, production)
-    assert (restore, why) == ({"subnet": net["production-subnet"]}, "restored")  # the value it replaced
+    expected = ({"subnet": net["production-subnet"]}, "restored")
+    assert restore_after_drill(hook.read(WEB1), drill, production) == expected  # the value it replaced
+    # A retried preflight changes nothing, and the restore still knows what the drill changed.
+    assert hook.apply(WEB1, {"subnet": net["drill-subnet"]}, drill)["changed"] == {}
+    assert restore_after_drill(hook.read(WEB1), drill, production) == expected
     # A recovery's preflight ran meanwhile: its settings stay.
     hook.apply(WEB1, {"subnet": net["production-subnet"]}, "drs-plan p recovery r1")
-    restore, why = restore_after_drill(hook.read(WEB1), changed, drill, production)
+    restore, why = restore_after_drill(hook.read(WEB1), drill, production)
     assert restore is None and "drs-plan p recovery r1" in why
     # A person changed what the drill applied: left too.
-    hook.apply(WEB1, {"subnet": net["drill-subnet"]}, drill)
-    sim.client("drs").update_launch_configuration(sourceServerID=WEB1, launchDisposition="STOPPED")
-    assert restore_after_drill(hook.read(WEB1), {"launch_disposition": ["STARTED", "STARTED"]}, drill, {})[0] is None
+    hook.apply(WEB1, {"subnet": net["drill-subnet"]}, "drs-plan p drill d2")
+    ec2, template = hook.ec2, hook.read(WEB1).template_id
+    data = hook.read(WEB1).template_data
+    data["NetworkInterfaces"][0]["SubnetId"] = net["production-subnet"]
+    number = ec2.create_launch_template_version(LaunchTemplateId=template, LaunchTemplateData=data)[
+        "LaunchTemplateVersion"]["VersionNumber"]
+    ec2.modify_launch_template(LaunchTemplateId=template, DefaultVersion=str(number))
+    restore, why = restore_after_drill(hook.read(WEB1), "drs-plan p drill d2", production)
+    assert restore is None and "changed outside the plan since the drill" in why
