@@ -8,7 +8,8 @@ check stops the run (unless the plan's ``drill.readiness_warnings`` lists it); b
 recovery only missing servers and quotas do: on the worst day a stale server is still recovered
 from its last snapshot. Then the launch safety check (``operators.launch_safety``) over every
 server of every wave: a drill that would replace a live recovery instance, or the live instances
-of another run, fails here, before any wave launches.
+of another run, fails here, before any wave launches. Last, the plan's launch settings for this
+mode are applied to every server (``operators.launch_settings``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 from airflow_provider_drs.hooks.readiness import (
     check_documents,
     check_servers,
@@ -27,7 +29,6 @@ from airflow_provider_drs.hooks.readiness import (
     resolve_waves,
     stoppers,
 )
-from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 from airflow_provider_drs.operators.launch_safety import check_launch
 from airflow_provider_drs.operators.launch_settings import apply_launch_settings
 from airflow_provider_drs.plan_tasks import READINESS, REPLACED, SERVERS
@@ -42,7 +43,8 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
 
     Also pushes XCom ``servers``: ``{server id: {hostname, replication_state, lag, wave}}``,
     ``readiness``: every finding with whether it stopped the run, and ``replaced_instances``: the
-    live recovery instances this run's launches will replace.
+    live recovery instances this run's launches will replace, and ``launch_settings``: per server
+    the launch settings it changed and the drift it found.
 
     :param waves: ``{wave: {"servers": [ids], "tag_groups": {group: {tag: value}}}}``.
     """

@@ -116,7 +116,7 @@ class LaunchConfigurationOperations:
             address = None  # outside the subnet or taken: EC2 picks one
         instance_type = (spec.instance_type if config.right_sizing in ("BASIC", "IN_AWS")
                          else template.get("InstanceType") or spec.instance_type)
-        ec2_id = moto_bridge.launch_configured_instance(state.name, instance_type, tags, subnet, groups, address)
+        ec2_id = moto_bridge.launch_instance(state.name, instance_type, tags, subnet, groups, address)
         if config.launch_disposition == "STOPPED":
             moto_bridge.stop_instance(state.name, ec2_id)
         return ec2_id

@@ -8,6 +8,7 @@ simulator resets it when it starts and on /_sim/reset.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -34,14 +35,6 @@ def _ec2(region: str) -> Any:
     from moto.ec2.models import ec2_backends  # looked up each time: a reset replaces the backends
 
     return ec2_backends[ACCOUNT_ID][region]
-
-
-def launch_instance(region: str, instance_type: str, tags: dict[str, str]) -> str:
-    reservation = _ec2(region).run_instances(
-        RECOVERY_AMI, 1, None, [], instance_type=instance_type, is_instance_type_default=False,
-        region_name=region, tags={"instance": dict(tags), "volume": dict(DRS_MANAGED_TAG)},
-    )
-    return reservation.instances[0].id
 
 
 def terminate_instance(region: str, instance_id: str) -> None:
@@ -157,8 +150,9 @@ def subnet_holds(region: str, subnet_id: str, ip: str) -> bool:
     return ipaddress.ip_address(ip) in subnet.cidr and ip not in subnet._subnet_ips
 
 
-def launch_configured_instance(region: str, instance_type: str, tags: dict[str, str], subnet_id: str | None,
-                               security_group_ids: list[str], private_ip: str | None) -> str:
+def launch_instance(region: str, instance_type: str, tags: dict[str, str], subnet_id: str | None = None,
+                    security_group_ids: Sequence[str] = (), private_ip: str | None = None) -> str:
+    """A recovery instance, as DRS launches it (the launch settings resolved by the caller)."""
     extra: dict[str, Any] = {}
     if subnet_id:
         extra["subnet_id"] = subnet_id
