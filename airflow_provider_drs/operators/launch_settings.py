@@ -80,7 +80,10 @@ class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
         if not applied:
             self.log.info("drs.launch_settings plan=%s: the drill applied no launch settings", self.plan_name)
             return {}
-        self._wait_for_launches(context)
+        drs = DrsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        self._wait_for_launches(drs, context)
+        # Tags select the production settings of a tag-selected group's servers.
+        tags = {s["sourceServerID"]: dict(s.get("tags") or {}) for s in drs.describe_source_servers(list(applied))}
         drill_label = applied_by(self.plan_name, "drill", context["dag_run"].run_id)
         restore_label = applied_by(self.plan_name, "restore", context["dag_run"].run_id)
         outcome = {}
@@ -88,7 +91,8 @@ class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
             state = self.hook.read(server)
             if state.applied_by != drill_label and not result.get("changed"):
                 continue  # the drill changed nothing here (and not in an earlier try either)
-            restore, why = restore_after_drill(state, drill_label, desired_for(self.production, server, {}))
+            restore, why = restore_after_drill(state, drill_label,
+                                               desired_for(self.production, server, tags.get(server, {})))
             if restore is None and why == "the drill changed nothing":
                 continue
             if restore is None:
@@ -100,10 +104,9 @@ class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):
             outcome[server] = "restored"
         return outcome
 
-    def _wait_for_launches(self, context: Context) -> None:
+    def _wait_for_launches(self, drs: DrsHook, context: Context) -> None:
         """DRS reads the launch template when it launches: restoring earlier would launch the drill
         with production's settings."""
-        drs = DrsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
         job_ids = run_launch_jobs(drs, context, self.wave_names, True, self.log)
         deadline = time.monotonic() + self.max_wait_seconds
         while job_ids:

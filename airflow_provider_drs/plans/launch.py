@@ -44,7 +44,7 @@ class LaunchKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     instance_type: InstanceType | None = Field(default=None, description="EC2 instance type of the recovery "
-                                               "instance (launch template); needs right_sizing NONE.")
+                                               "instance (launch template); needs right_sizing NONE (set).")
     right_sizing: Literal["BASIC", "NONE", "IN_AWS"] | None = Field(
         default=None, description="DRS instance type right-sizing: BASIC or IN_AWS let DRS pick the type, NONE "
                                   "keeps the launch template's.")
@@ -128,7 +128,7 @@ def launch_problems(launch: GroupLaunch, servers: list[str], tag_selected: bool)
             yield (("servers", server), f"server {server} is not in this protection group",
                    f"the group's servers: {', '.join(servers)}")
     for server in (servers or [None]):
-        for mode in ("recovery", "drill"):
+        for mode in ("drill", "recovery"):
             problem = _sizing_conflict(launch, server, mode)
             if problem:
                 yield problem
@@ -152,6 +152,10 @@ def _sizing_conflict(launch: GroupLaunch, server: str | None, mode: str) -> tupl
         return (type_at + ("instance_type",),
                 f"instance_type conflicts with right_sizing {sizing} (DRS would replace the type)",
                 "set right_sizing: NONE to keep this type, or remove instance_type")
+    if type_at is not None and sizing is None:
+        # DRS's default right-sizing is BASIC: without NONE the plan's type would silently not apply.
+        return (type_at + ("instance_type",), "instance_type needs right_sizing: NONE beside it",
+                "DRS's default right-sizing (BASIC) picks the type itself; add right_sizing: NONE")
     return None
 
 

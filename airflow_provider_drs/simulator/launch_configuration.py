@@ -29,7 +29,7 @@ class LaunchConfiguration:
     name: str
     template_id: str
     launch_disposition: str = "STARTED"
-    right_sizing: str = "NONE"
+    right_sizing: str = "BASIC"  # DRS's default
     copy_private_ip: bool = False
     copy_tags: bool = True
     licensing: dict = field(default_factory=lambda: {"osByol": True})

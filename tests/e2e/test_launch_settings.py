@@ -54,10 +54,14 @@ def test_drill_launches_into_the_drill_network_and_puts_production_back(test_dag
     db_template = template_default(airflow_sim, DB)["LaunchTemplateData"]["NetworkInterfaces"][0]
     assert (db_template["SubnetId"], db_template["Groups"]) == (net["production-subnet"], [net["production-sg"]])
     assert template_default(airflow_sim, APP)["LaunchTemplateData"]["InstanceType"] == "t3.medium"
+    # right_sizing NONE is the plan's production setting too: it stays.
+    assert airflow_sim.client("drs").get_launch_configuration(sourceServerID=APP)[
+        "targetInstanceTypeRightSizingMethod"] == "NONE"
     report = read_report(drill_run)
     section = report["launch_settings"]
     assert section["servers"][DB]["changed"]["subnet"] == [net["production-subnet"], net["drill-subnet"]]
-    assert section["servers"][APP]["changed"] == {"instance_type": ["t3.medium", "t3.small"]}
+    assert section["servers"][APP]["changed"] == {"instance_type": ["t3.medium", "t3.small"],
+                                                  "right_sizing": ["BASIC", "NONE"]}
     assert section["restored"] == {DB: "restored", APP: "restored"} and section["drift"] == []
     read_report_page(drill_run)  # self-contained
     html = report_path(drill_run.dag_id, drill_run.run_id).with_suffix(".html").read_text()

@@ -36,7 +36,8 @@ def test_diff_shows_changes_then_nothing_then_drift(sim, endpoint, capsys):
     hook = LaunchSettingsHook(aws_conn_id="aws_sim", region_name="us-east-1")
     hook.apply(DB, {"subnet": net["production-subnet"], "security_groups": [net["production-sg"]],
                     "private_ip": "copy"}, "drs-plan isolated-drill recovery r1")
-    hook.apply("s-0e5a9c4b2f7d18e36", {"launch_disposition": "STARTED"}, "drs-plan isolated-drill recovery r1")
+    hook.apply("s-0e5a9c4b2f7d18e36", {"launch_disposition": "STARTED", "right_sizing": "NONE"},
+               "drs-plan isolated-drill recovery r1")
     assert main(["diff", PLAN, "--endpoint", endpoint]) == 0
     assert "launch settings match plan isolated-drill (recovery)" in capsys.readouterr().out
 

@@ -38,7 +38,17 @@ def test_a_fixed_address_is_fine_on_a_one_server_group_and_copy_on_any():
 
 
 def test_a_drill_right_sizing_conflicts_with_the_production_type():
-    launch = GroupLaunch.model_validate({"instance_type": "m5.large", "drill": {"right_sizing": "BASIC"}})
+    launch = GroupLaunch.model_validate({"instance_type": "m5.large", "right_sizing": "NONE",
+                                         "drill": {"right_sizing": "BASIC"}})
     problems = list(launch_problems(launch, [DB], tag_selected=False))
     assert [p[0] for p in problems] == [("instance_type",)]
     assert "right_sizing BASIC" in problems[0][1]
+
+
+def test_an_instance_type_needs_right_sizing_none_set():
+    launch = GroupLaunch.model_validate({"drill": {"instance_type": "t3.small"}})
+    problems = list(launch_problems(launch, [DB], tag_selected=False))
+    assert problems == [(("drill", "instance_type"), "instance_type needs right_sizing: NONE beside it",
+                         "DRS's default right-sizing (BASIC) picks the type itself; add right_sizing: NONE")]
+    fine = GroupLaunch.model_validate({"right_sizing": "NONE", "drill": {"instance_type": "t3.small"}})
+    assert list(launch_problems(fine, [DB], tag_selected=False)) == []

@@ -32,7 +32,7 @@ def set_template(sim, template_id: str, data: dict, description: str = "test") -
 def test_get_and_update_conform(drs, raw):  # noqa: F811
     config = drs.get_launch_configuration(sourceServerID=DB)
     assert config["ec2LaunchTemplateID"].startswith("lt-")
-    assert config["targetInstanceTypeRightSizingMethod"] == "NONE"
+    assert config["targetInstanceTypeRightSizingMethod"] == "BASIC"  # DRS's default
     updated = drs.update_launch_configuration(sourceServerID=DB, copyPrivateIp=True, launchDisposition="STOPPED",
                                               targetInstanceTypeRightSizingMethod="BASIC")
     assert (updated["copyPrivateIp"], updated["launchDisposition"]) == (True, "STOPPED")
@@ -66,6 +66,7 @@ def test_launch_honours_the_default_template_version(sim, drs):
     default = launched_instance(sim, drs, WEB1)
     assert default["SubnetId"] == net["production-subnet"]
     template = drs.get_launch_configuration(sourceServerID=WEB1)["ec2LaunchTemplateID"]
+    drs.update_launch_configuration(sourceServerID=WEB1, targetInstanceTypeRightSizingMethod="NONE")
     set_template(sim, template, {"InstanceType": "c5.xlarge", "NetworkInterfaces": [
         {"DeviceIndex": 0, "SubnetId": net["drill-subnet"], "Groups": [net["drill-sg"]],
          "PrivateIpAddress": "10.0.16.50"}]})
