@@ -308,9 +308,17 @@ COMMANDS: list[Command] = [
             _history_args, _history),
     Command("check", "is a plan ready to run? servers, replication, RPO, active jobs, documents, topic; exit 1 "
             "listing every problem", _check_args, _check),
+    Command("diff", "launch settings in DRS that differ from the plan, and which are drift; changes nothing; "
+            "exit 1 when something differs", lambda p: _cli_diff().diff_args(p), lambda a: _cli_diff().diff(a)),
     Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
             "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
 ]
+
+
+def _cli_diff():
+    from airflow_provider_drs import cli_diff
+
+    return cli_diff
 
 
 def build_parser() -> argparse.ArgumentParser:

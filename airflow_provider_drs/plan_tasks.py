@@ -27,6 +27,7 @@ START_FAILBACK_LAUNCH = "start_failback_launch"
 WAIT_FOR_FAILBACK = "wait_for_failback"
 STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
+RESTORE_LAUNCH_SETTINGS = "restore_launch_settings"  # drill: production launch settings back after launches
 
 POINT_IN_TIME = "point_in_time"  # the drill and recovery DAGs' run parameter (Airflow params)
 
@@ -42,6 +43,7 @@ SNAPSHOTS = "snapshots"  # preflight: server -> {snapshot_id, timestamp} chosen 
 REPLACED = "replaced_instances"  # preflight and start_recovery: live instances a recovery replaces
 DECISION = "decision"  # approval: the human's answer, who gave it and when
 GATE = "gate"  # wait_until_ready: the per-server gate records, pushed before they are judged
+LAUNCH_SETTINGS = "launch_settings"  # preflight: per server the launch settings changed, and drift
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
 
 

@@ -1,6 +1,6 @@
 """One validated plan -> its drill DAG and its recovery DAG.
 
-Drill:    begin -> preflight -> waves -> cleanup -> report [-> notify]   (+ verdict)
+Drill:    begin -> preflight -> waves -> cleanup [-> restore_launch_settings] -> report [-> notify]   (+ verdict)
 Recovery: begin -> approve -> preflight -> waves -> report [-> notify]    (+ verdict)
                                                      report -> decide -> commit | rollback -> record_decision
 begin is the run's setup task; cleanup (policy always), report, notify and verdict are its
@@ -30,14 +30,16 @@ from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.cleanup import DrillCleanupOperator
 from airflow_provider_drs.operators.decision import RecoveryDecisionOperator
 from airflow_provider_drs.operators.drs import DrsStartRecoveryOperator
+from airflow_provider_drs.operators.launch_settings import RestoreLaunchSettingsOperator
 from airflow_provider_drs.operators.notify import ApprovalSnsNotifier, PlanNotifyOperator, notify_rto_breach
 from airflow_provider_drs.operators.preflight import PlanPreflightOperator
 from airflow_provider_drs.operators.report import DecisionRecordOperator, PlanReportOperator, verdict
 from airflow_provider_drs.operators.rollback import RecoveryRollbackOperator
 from airflow_provider_drs.plan_tasks import (
-    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT, ROLLBACK,
-    SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, WAIT_UNTIL_READY, in_wave)
+    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT,
+    RESTORE_LAUNCH_SETTINGS, ROLLBACK, SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, WAIT_UNTIL_READY, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
+from airflow_provider_drs.plans.launch import launch_spec
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.sensors.instance_health import DrsWaveHealthSensor
@@ -114,7 +116,8 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
         preflight = PlanPreflightOperator(
             task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
             rpo_minutes=plan.rpo_minutes, documents=plan.documents(mode), topic_arn=plan.notifications.sns_topic_arn,
-            readiness_warnings=list(plan.drill.readiness_warnings), **conn)
+            readiness_warnings=list(plan.drill.readiness_warnings), launch=launch_spec(plan.protection_groups, mode),
+            **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)
@@ -144,13 +147,21 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
                 cleanup.as_teardown(setups=begin)
             else:  # on_success: a failed drill keeps its instances for investigation
                 cleanup.trigger_rule = "all_success"
+        restore = None
+        if drill and any(g.launch is not None for g in plan.protection_groups.values()):
+            # After the drill's launches (and its cleanup), production's launch settings go back.
+            restore = RestoreLaunchSettingsOperator(
+                task_id=RESTORE_LAUNCH_SETTINGS, plan_name=plan.name, wave_names=graph.order,
+                production=launch_spec(plan.protection_groups, "recovery"),
+                poll_interval=poll["min_poll_interval"], **conn).as_teardown(setups=begin)
+            [preflight, *ends, *([cleanup] if cleanup else [])] >> restore
         report = PlanReportOperator(
             task_id=REPORT, plan=plan_info, waves=waves_info, mode=mode,
             cleanup_policy=plan.drill.cleanup if drill else None, cleanup_task_id=CLEANUP if cleanup else None,
             approval_task_id=None if drill else APPROVE, **conn,
         ).as_teardown(setups=begin)
-        [preflight, *ends, *([cleanup] if cleanup else [])] >> report
-        judged = [preflight, *ends, report, *([cleanup] if cleanup else [])]
+        [preflight, *ends, *([cleanup] if cleanup else []), *([restore] if restore else [])] >> report
+        judged = [preflight, *ends, report, *([cleanup] if cleanup else []), *([restore] if restore else [])]
         if not drill:
             judged.append(_commit_or_rollback(plan, graph, report, poll, conn))
         judge = PythonOperator(task_id=VERDICT, python_callable=verdict, retries=0).as_teardown(

@@ -8,7 +8,8 @@ check stops the run (unless the plan's ``drill.readiness_warnings`` lists it); b
 recovery only missing servers and quotas do: on the worst day a stale server is still recovered
 from its last snapshot. Then the launch safety check (``operators.launch_safety``) over every
 server of every wave: a drill that would replace a live recovery instance, or the live instances
-of another run, fails here, before any wave launches.
+of another run, fails here, before any wave launches. Last, the plan's launch settings for this
+mode are applied to every server (``operators.launch_settings``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.hooks.drs import DrsHook
+from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 from airflow_provider_drs.hooks.readiness import (
     check_documents,
     check_servers,
@@ -28,6 +30,7 @@ from airflow_provider_drs.hooks.readiness import (
     stoppers,
 )
 from airflow_provider_drs.operators.launch_safety import check_launch
+from airflow_provider_drs.operators.launch_settings import apply_launch_settings
 from airflow_provider_drs.operators.point_in_time import resolve_run_snapshots
 from airflow_provider_drs.plan_tasks import READINESS, REPLACED, SERVERS
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB
@@ -41,8 +44,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
 
     Also pushes XCom ``servers``: ``{server id: {hostname, replication_state, lag, wave}}``,
     ``readiness``: every finding with whether it stopped the run, ``snapshots``: the recovery
-    snapshot the run's ``point_in_time`` chose per server, and ``replaced_instances``: the live
-    recovery instances this run's launches will replace.
+    snapshot the run's ``point_in_time`` chose per server, ``replaced_instances``: the live
+    recovery instances this run's launches will replace, and ``launch_settings``: per server the
+    launch settings it changed and the drift it found.
 
     :param waves: ``{wave: {"servers": [ids], "tag_groups": {group: {tag: value}}}}``.
     """
@@ -53,7 +57,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     def __init__(self, *, plan_name: str, waves: Mapping[str, Mapping[str, Any]], is_drill: bool = True,
                  max_servers_per_job: int = MAX_SERVERS_PER_JOB, rpo_minutes: int | None = None,
                  documents: Sequence[str] = (), topic_arn: str | None = None,
-                 readiness_warnings: Sequence[str] = (), **kwargs: Any):
+                 readiness_warnings: Sequence[str] = (), launch: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan_name = plan_name
         self.is_drill = is_drill
@@ -63,6 +67,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         self.documents = list(documents)
         self.topic_arn = topic_arn
         self.readiness_warnings = list(readiness_warnings)
+        self.launch = launch  # plans.launch.launch_spec of this mode
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
@@ -98,4 +103,8 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
         context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
+        if self.launch and (self.launch.get("servers") or self.launch.get("tag_groups")):
+            apply_launch_settings(LaunchSettingsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name),
+                                  context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch,
+                                  inventory, every_server, self.log)
         return resolved

@@ -15,8 +15,8 @@ from airflow_provider_drs.hooks.report_store import open_report_store
 from airflow_provider_drs.operators.approval import approval_outcome
 from airflow_provider_drs.operators.decision import decision_outcome
 from airflow_provider_drs.plan_tasks import (
-    DECISION, FINISHED_AT, GATE, JOB, POINT_IN_TIME, PREFLIGHT, READINESS, REPLACED, RESULTS, SERVERS, SNAPSHOTS,
-    START_RECOVERY, TERMINATED, WAIT_FOR_LAUNCH, in_wave)
+    DECISION, FINISHED_AT, GATE, JOB, LAUNCH_SETTINGS, POINT_IN_TIME, PREFLIGHT, READINESS, REPLACED,
+    RESTORE_LAUNCH_SETTINGS, RESULTS, SERVERS, SNAPSHOTS, START_RECOVERY, TERMINATED, WAIT_FOR_LAUNCH, in_wave)
 from airflow_provider_drs.reports.html import render_html
 from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE, metric_data
 from airflow_provider_drs.reports.run_report import build_report, format_table, wave_state, with_decision
@@ -105,6 +105,8 @@ class PlanReportOperator(BaseOperator):
             readiness=ti.xcom_pull(task_ids=PREFLIGHT, key=READINESS) or [],
             point_in_time=(context.get("params") or {}).get(POINT_IN_TIME) or "latest",
             snapshots=ti.xcom_pull(task_ids=PREFLIGHT, key=SNAPSHOTS),
+            launch_settings=ti.xcom_pull(task_ids=PREFLIGHT, key=LAUNCH_SETTINGS),
+            restored_launch_settings=ti.xcom_pull(task_ids=RESTORE_LAUNCH_SETTINGS) if self.mode == "drill" else None,
         )
         report["metrics"] = self._publish_metrics(report)
         store = open_report_store()

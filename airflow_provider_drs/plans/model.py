@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from airflow_provider_drs.plans.cron import PRESETS, cron_problem
+from airflow_provider_drs.plans.launch import GroupLaunch
 from airflow_provider_drs.plans.references import SERVER_ID_PATTERN, VALID_FORMS
 
 MAX_SERVERS_PER_JOB = 100  # DRS quota L-B827C881 (the API allows 200); one StartRecovery per wave
@@ -153,6 +154,9 @@ class ProtectionGroup(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     servers: list[ServerId] = Field(default_factory=list, description="DRS source server ids (s-...).")
     tags: dict[str, str] = Field(default_factory=dict, description="Source server tags to match (all must match).")
+    launch: GroupLaunch | None = Field(default=None, description="Launch settings preflight applies to the group's "
+                                                                 "servers (DRS launch configuration and EC2 launch "
+                                                                 "template); unset keys are left as they are.")
 
     @model_validator(mode="after")
     def _servers_or_tags(self) -> "ProtectionGroup":

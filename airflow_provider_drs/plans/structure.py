@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_drs.plans import model as m
 from airflow_provider_drs.plans.errors import ErrorCollector, did_you_mean
+from airflow_provider_drs.plans.launch import PATTERN_TEXT as _LAUNCH_PATTERN_TEXT, launch_problems
 
 # Messages for well-known pattern mismatches (pydantic only says "should match pattern ...").
 _PATTERN_TEXT = {
@@ -24,6 +25,7 @@ _PATTERN_TEXT = {
                           "DRS source server ids are 's-' and 17 letters or digits, e.g. s-3578f52ef3bdd58b4"),
     m.NAME_PATTERN: ("bad name {input!r}", "use letters, digits, '-' and '_' (max 100), starting with a letter or digit"),
     m.REGION_PATTERN: ("{input!r} is not an AWS region", "e.g. us-east-1"),
+    **_LAUNCH_PATTERN_TEXT,
 }
 _MISSING_HINTS = {
     "version": "add 'version: 1' at the top of the file",
@@ -215,7 +217,13 @@ def split_groups(raw: dict, col: ErrorCollector, required: bool) -> dict[str, m.
             col.add(("protection_groups", name), *(_PATTERN_TEXT[m.NAME_PATTERN][0].format(input=name),
                                                    _PATTERN_TEXT[m.NAME_PATTERN][1]))
             continue
-        groups[name] = validate(m.ProtectionGroup, body, ("protection_groups", name), col)
+        groups[name] = group = validate(m.ProtectionGroup, body, ("protection_groups", name), col)
+        if group is not None and group.launch is not None:
+            reported = set()
+            for path, message, hint in launch_problems(group.launch, group.servers, group.is_tag_selected):
+                if path not in reported:  # a conflict shows once, not once per server and mode
+                    reported.add(path)
+                    col.add(("protection_groups", name, "launch") + path, message, hint)
     return groups
 
 

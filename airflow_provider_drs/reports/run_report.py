@@ -47,6 +47,8 @@ def build_report(
     readiness: Sequence[Mapping[str, Any]] = (),
     point_in_time: Any = "latest",
     snapshots: Mapping[str, Mapping[str, Any]] | None = None,
+    launch_settings: Mapping[str, Any] | None = None,
+    restored_launch_settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Assemble the run report.
 
@@ -66,6 +68,8 @@ def build_report(
     :param point_in_time: the run's ``point_in_time`` parameter, as given.
     :param snapshots: server -> ``{"snapshot_id", "timestamp"}``: the recovery snapshot preflight chose
         for it (none: the server launched from a fresh snapshot, the latest data).
+    :param launch_settings: preflight's ``{server: {"changed": {key: [old, new]}, "drift": {key:
+        [applied, found]}}}``; restored_launch_settings: a drill's ``{server: "restored" | "left: why"}``.
     """
     servers = servers or {}
     wave_reports = [_wave_report(w, servers, snapshots or {}) for w in waves]
@@ -127,10 +131,22 @@ def build_report(
         "plan_source": _with_sha256(plan["source"]) if plan.get("source") else None,
         "replaced_instances": [dict(r) for r in replaced_instances],
         "readiness": [dict(f) for f in readiness],
+        "launch_settings": _launch_section(launch_settings, restored_launch_settings),
         "waves": wave_reports,
         "cleanup": {"policy": cleanup_policy, "ran": cleanup is not None, "terminated": list(cleanup or [])}
         if mode == "drill" else None,
     }
+
+
+def _launch_section(applied: Mapping[str, Any] | None, restored: Mapping[str, str] | None) -> dict | None:
+    """What preflight changed, the drift it found (a warning: the plan's values were applied
+    again), and what a drill's restore did."""
+    if not applied and not restored:
+        return None
+    drift = [f"{server} {key}: the plan applied {was}, found {found} (changed outside the plan)"
+             for server, result in (applied or {}).items() for key, (was, found) in result.get("drift", {}).items()]
+    return {"servers": {s: dict(r) for s, r in (applied or {}).items()}, "drift": drift,
+            "restored": dict(restored) if restored is not None else None}
 
 
 def with_decision(report: Mapping[str, Any], decision: Mapping[str, Any] | None,
@@ -301,6 +317,12 @@ def format_table(report: Mapping[str, Any]) -> str:
         lines.append(f"Replaces live {'drill' if replaced['is_drill'] else 'recovery'} instance "
                      f"{replaced['recovery_instance_id']} (EC2 {replaced['ec2_instance_id']}) of "
                      f"{replaced['source_server_id']}, from job {replaced['job_id']}")
+    launch = report.get("launch_settings") or {}
+    for server, result in (launch.get("servers") or {}).items():
+        for key, (old, new) in result.get("changed", {}).items():
+            lines.append(f"Launch setting {server} {key}: {old} -> {new}")
+    lines += [f"WARNING launch setting drift: {d}" for d in launch.get("drift") or ()]
+    lines += [f"Launch settings of {s} after the drill: {r}" for s, r in (launch.get("restored") or {}).items()]
     decision = report.get("decision")
     if decision:
         who = "the plan's default (nobody answered)" if decision["timed_out"] else decision["by"] or "unknown"

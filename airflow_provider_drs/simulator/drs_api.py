@@ -25,6 +25,8 @@ OPERATIONS = {
     ("POST", "/StartFailbackLaunch"): "StartFailbackLaunch",
     ("POST", "/StopFailback"): "StopFailback",
     ("POST", "/DescribeRecoverySnapshots"): "DescribeRecoverySnapshots",
+    ("POST", "/GetLaunchConfiguration"): "GetLaunchConfiguration",
+    ("POST", "/UpdateLaunchConfiguration"): "UpdateLaunchConfiguration",
 }
 
 
@@ -86,6 +88,8 @@ def router(state: DrsState) -> APIRouter:
         "StartFailbackLaunch": state.start_failback_launch,
         "StopFailback": state.stop_failback,
         "DescribeRecoverySnapshots": state.describe_recovery_snapshots,
+        "GetLaunchConfiguration": state.get_launch_configuration,
+        "UpdateLaunchConfiguration": state.update_launch_configuration,
     }
     for (_, path), operation in OPERATIONS.items():
         route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)

@@ -4,7 +4,7 @@ Errors name the file, line and field (``inventory.yaml:12: source_servers[1].lau
 because the inventory is hand-written by whoever rehearses a plan.
 
 Per source server: ``id``, ``hostname``, ``tags``, ``replication_state``, ``lag``, ``region`` (only
-in that region), ``instance_type``, ``os``, ``launch`` (phase durations, ``fail_at``, ``raw_error``),
+in that region), ``instance_type``, ``private_ip``, ``os``, ``launch`` (phase durations, ``fail_at``, ``raw_error``),
 ``origin_region`` (the source is an EC2 instance in that AWS region: cross-region DR, failed back
 with ReverseReplication; without it the source is on premises and fails back through the DRS
 Failback Client) and ``failback`` (``replication``: seconds the failback replication takes to
@@ -76,6 +76,7 @@ class SourceServerSpec(_Strict):
     lag: str = "PT0S"
     region: str | None = Field(None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     instance_type: str = "t3.medium"
+    private_ip: str | None = Field(None, pattern=r"^\d{1,3}(\.\d{1,3}){3}$")  # what copyPrivateIp copies
     os: str = "Microsoft Windows Server 2019 Datacenter"
     launch: LaunchBehaviour | None = None
     origin_region: str | None = None

@@ -8,6 +8,7 @@ simulator resets it when it starts and on /_sim/reset.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -34,14 +35,6 @@ def _ec2(region: str) -> Any:
     from moto.ec2.models import ec2_backends  # looked up each time: a reset replaces the backends
 
     return ec2_backends[ACCOUNT_ID][region]
-
-
-def launch_instance(region: str, instance_type: str, tags: dict[str, str]) -> str:
-    reservation = _ec2(region).run_instances(
-        RECOVERY_AMI, 1, None, [], instance_type=instance_type, is_instance_type_default=False,
-        region_name=region, tags={"instance": dict(tags), "volume": dict(DRS_MANAGED_TAG)},
-    )
-    return reservation.instances[0].id
 
 
 def terminate_instance(region: str, instance_id: str) -> None:
@@ -104,3 +97,93 @@ def put_events(region: str, events: list[tuple[str, str, dict, list[str], float]
         {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": resources,
          "Time": at}
         for source, detail_type, detail, resources, at in events])
+
+
+# The network DRS launches into: one VPC, a production and an isolated drill subnet, a security
+# group for each. moto's ids are random; drawn from a seeded generator they are the same after
+# every reset (with this moto version), so plans and tests can name them (see NETWORK_IDS).
+NETWORK_SEED = 12
+NETWORK_CIDRS = {"vpc": "10.0.0.0/16", "production-subnet": "10.0.0.0/20", "drill-subnet": "10.0.16.0/20"}
+NETWORK_PARAMETER_PREFIX = "/drs-sim/network/"
+
+
+def seed_network(region: str) -> dict[str, str]:
+    """Create the launch network in ``region``; returns {name: id} (vpc, production-subnet,
+    drill-subnet, production-sg, drill-sg), also published as SSM parameters under
+    /drs-sim/network/ so a plan can find them with ``{{ ssm:/drs-sim/network/drill-subnet }}``."""
+    from moto.moto_api._internal import mock_random
+    from moto.ssm.models import ssm_backends
+
+    ec2 = _ec2(region)
+    mock_random.seed(f"{NETWORK_SEED}/{region}")
+    try:
+        vpc = ec2.create_vpc(NETWORK_CIDRS["vpc"])
+        ids = {"vpc": vpc.id}
+        for role in ("production", "drill"):
+            subnet = ec2.create_subnet(vpc.id, NETWORK_CIDRS[f"{role}-subnet"], availability_zone=region + "a",
+                                       tags={"subnet": {"Name": f"drs-sim-{role}"}})
+            group = ec2.create_security_group(f"drs-sim-{role}", f"drs-sim {role} instances", vpc_id=vpc.id)
+            ids[f"{role}-subnet"], ids[f"{role}-sg"] = subnet.id, group.id
+    finally:
+        mock_random.seed()  # every later id random again
+    for name, value in ids.items():
+        ssm_backends[ACCOUNT_ID][region].put_parameter(
+            name=NETWORK_PARAMETER_PREFIX + name, description="seeded by drs-sim", value=value,
+            parameter_type="String", allowed_pattern=None, keyid=None, overwrite=True, tags=[], data_type="text",
+            tier=None, policies=None)
+    return ids
+
+
+def create_launch_template(region: str, name: str, data: dict) -> str:
+    return _ec2(region).create_launch_template(name, "created by DRS", data, {}).id
+
+
+def launch_template_default(region: str, template_id: str) -> dict:
+    """The template's default version data ({} when the template is gone)."""
+    try:
+        return dict(_ec2(region).get_launch_template(template_id).default_version().data)
+    except Exception:  # moto's InvalidLaunchTemplateIdNotFound
+        return {}
+
+
+def subnet_holds(region: str, subnet_id: str, ip: str) -> bool:
+    """Whether ``ip`` is in the subnet's CIDR and free."""
+    import ipaddress
+
+    try:
+        subnet = _ec2(region).get_subnet(subnet_id)
+    except Exception:
+        return False
+    return ipaddress.ip_address(ip) in subnet.cidr and ip not in subnet._subnet_ips
+
+
+def launch_instance(region: str, instance_type: str, tags: dict[str, str], subnet_id: str | None = None,
+                    security_group_ids: Sequence[str] = (), private_ip: str | None = None) -> str:
+    """A recovery instance, as DRS launches it (the launch settings resolved by the caller)."""
+    extra: dict[str, Any] = {}
+    if subnet_id:
+        extra["subnet_id"] = subnet_id
+    if security_group_ids:
+        extra["security_group_ids"] = list(security_group_ids)
+    if private_ip:
+        extra["private_ip"] = private_ip
+    reservation = _ec2(region).run_instances(
+        RECOVERY_AMI, 1, None, [], instance_type=instance_type, is_instance_type_default=False,
+        region_name=region, tags={"instance": dict(tags), "volume": dict(DRS_MANAGED_TAG)}, **extra,
+    )
+    return reservation.instances[0].id
+
+
+def start_existing_instance(region: str, instance_id: str, tags: dict[str, str]) -> bool:
+    """Launch into an existing instance: tag it and start it; False when it does not exist."""
+    if instance_state(region, instance_id) in (None, "terminated"):
+        return False
+    ec2 = _ec2(region)
+    ec2.create_tags([instance_id], dict(tags))
+    if instance_state(region, instance_id) != "running":
+        ec2.start_instances([instance_id])
+    return True
+
+
+def stop_instance(region: str, instance_id: str) -> None:
+    _ec2(region).stop_instances([instance_id])

@@ -43,6 +43,7 @@ class Simulation:
         environment = self.inventory.environment
         for region in self.inventory.seeded_regions():
             moto_bridge.seed_environment(region, environment.sns_topics, environment.ssm_parameters)
+        self.drs.network = {region: moto_bridge.seed_network(region) for region in self.inventory.seeded_regions()}
 
     @property
     def calls(self) -> Counter[str]:

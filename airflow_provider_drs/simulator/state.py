@@ -21,6 +21,7 @@ from .failback import Failback, FailbackOperations
 from .faults import FaultSet
 from .ids import arn, iso, job_id, parse_iso, recovery_instance_id
 from .inventory import Inventory, SourceServerSpec
+from .launch_configuration import LaunchConfiguration, LaunchConfigurationOperations
 from .snapshots import SnapshotOperations
 
 MAX_SERVERS_PER_JOB = 100  # quota L-B827C881; the API itself accepts 200
@@ -47,6 +48,7 @@ class SourceServer:
     last_job: jobs.Job | None = None
     last_run: jobs.ServerRun | None = None
     tags: dict[str, str] = field(default_factory=dict)  # this region's copy: TagResource changes it
+    launch_configuration: LaunchConfiguration | None = None  # created on first use (launch_configuration.py)
 
 
 @dataclass
@@ -92,11 +94,12 @@ def paginate(items: list, body: dict, operation: str, render: Callable[[Any], di
     return page
 
 
-class DrsState(FailbackOperations, SnapshotOperations):
+class DrsState(FailbackOperations, SnapshotOperations, LaunchConfigurationOperations):
     def __init__(self, inventory: Inventory, time_scale: float, seed: int, faults: FaultSet):
         self.inventory, self.time_scale, self.seed, self.faults = inventory, time_scale, seed, faults
         self.on_job_started: Callable[[jobs.Job], None] | None = None  # e.g. the launch-event publisher
         self.lock = threading.RLock()
+        self.network: dict[str, dict[str, str]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -147,9 +150,7 @@ class DrsState(FailbackOperations, SnapshotOperations):
         if previous:
             moto_bridge.terminate_instance(state.name, previous.ec2_instance_id)
         spec = server.spec
-        tags = {**server.tags, **moto_bridge.DRS_MANAGED_TAG, "Name": spec.hostname,
-                "AWSElasticDisasterRecoverySourceServerID": spec.id}
-        ec2_id = moto_bridge.launch_instance(state.name, spec.instance_type, tags)
+        ec2_id = self._launch_instance(state, server)
         state.recovery_instances[run.recovery_instance_id] = RecoveryInstance(
             run.recovery_instance_id, ec2_id, job.job_id, spec.id, job.is_drill,
             run.point_in_time or job.created - duration_seconds(spec.lag), run.end, spec.hostname)
@@ -354,7 +355,7 @@ class DrsState(FailbackOperations, SnapshotOperations):
             "sourceProperties": {
                 "lastUpdatedDateTime": iso(server.added), "recommendedInstanceType": spec.instance_type,
                 "identificationHints": {"hostname": spec.hostname, "fqdn": spec.hostname.lower() + ".corp.local"},
-                "networkInterfaces": [{"macAddress": "00:50:56:00:00:01", "ips": ["10.0.0.10"], "isPrimary": True}],
+                "networkInterfaces": [{"macAddress": "00:50:56:00:00:01", "ips": [spec.private_ip or "10.0.0.10"], "isPrimary": True}],
                 "disks": [{"deviceName": "disk0", "bytes": disk_bytes}],
                 "cpus": [{"cores": 2, "modelName": "Intel(R) Xeon(R) CPU"}], "ramBytes": 8 * 1024 ** 3,
                 "os": {"fullString": spec.os}, "supportsNitroInstances": True, "architecture": "x86_64",

@@ -82,6 +82,21 @@ CASES = {
     "ready_when_nothing": [(10, "waves[0].ready_when", "ready_when checks nothing")],
     "bad_sns_arn": [(6, "notifications.sns_topic_arn", "is not an SNS topic ARN")],
     "bad_plan_name": [(2, "plan", "bad name 'three tier'")],
+    "launch_bad_values": [
+        (9, "protection_groups.db.launch.subnet", "malformed subnet id 'subnet-12'"),
+        (10, "protection_groups.db.launch.security_groups[1]", "malformed security group id 'default'"),
+        (11, "protection_groups.db.launch.private_ip", "must be 'copy' or an IPv4 address, not '10.0.300.1'"),
+        (12, "protection_groups.db.launch.launch_disposition", "must be one of STARTED, STOPPED; got 'RUNNING'"),
+        (13, "protection_groups.db.launch.drill.instance_typ", "did you mean 'instance_type'?"),
+    ],
+    "launch_type_conflict": [(11, "protection_groups.web.launch.servers.s-3d75cdc0d9a28a725.instance_type",
+                              "conflicts with right_sizing BASIC (DRS would replace the type)")],
+    "launch_one_server_keys": [
+        (9, "protection_groups.web.launch.private_ip", "is for one server, and this is a group of 2 servers"),
+        (11, "protection_groups.web.launch.drill.launch_into_instance", "cannot serve many servers"),
+        (13, "protection_groups.web.launch.servers.s-3578f52ef3bdd58b4", "is not in this protection group"),
+        (19, "protection_groups.app.launch.servers.s-0e5a9c4b2f7d18e36", "need a group that lists its servers"),
+    ],
     "several_errors": [
         (4, "rto_minutes", "got -5"),
         (6, "drill.schedule", "day of week 'funday' has an unknown name"),
