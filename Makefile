@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-oldest test-airflow dist test-install test-stack stack stack-deps bench airflow sim clean
+.PHONY: demo demo-orders test test-oldest test-airflow dist test-install test-stack stack stack-deps bench airflow sim clean
 
 # The newest Airflow CI proves (README: Compatibility); the oldest is in tools/airflow_env.py.
 AIRFLOW_NEWEST := 3.3.2
@@ -19,11 +19,16 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m airflow_provider_drs.demo
 
+# The orders plan's drill (dags/plans/orders.yaml: launch settings with an isolated drill network,
+# health-gated waves, drill-only steps) from the last snapshot taken 90 minutes ago.
+demo-orders: $(STAMP)
+	$(BIN)/python -m airflow_provider_drs.demo --dag-id drs_orders_drill --point-in-time 90m
+
 # The default suites spread over PYTEST_WORKERS processes (pytest-xdist); each has its own
 # AIRFLOW_HOME, metadata database and simulator (tests/conftest.py). Most of a DAG test's time is
 # waiting on the simulator's clock, so a worker more than the cores still pays.
 PYTEST_WORKERS ?= 3
-XDIST := -n $(PYTEST_WORKERS) --dist load
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) --ignore=tests/stack $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,13 +61,21 @@ def output_to(path: Path):
             os.close(saved[0]), os.close(saved[1])
 
 
-def run_dag(dag_id: str, dags_folder: Path):
+def run_dag(dag_id: str, dags_folder: Path, run_conf: dict | None = None):
     from airflow_provider_drs.version_compat import dag_bag
 
     bag = dag_bag(str(dags_folder))
     if dag_id not in bag.dags:
         raise SystemExit(f"{dag_id} not found in {dags_folder}; import errors: {bag.import_errors}")
-    return bag.dags[dag_id].test()
+    return bag.dags[dag_id].test(run_conf=run_conf or None)
+
+
+def point_in_time(value: str) -> str:
+    """``90m`` -> the ISO time 90 minutes ago; anything else as given (the DAG validates it)."""
+    if value.endswith("m") and value[:-1].isdigit():
+        at = datetime.now(timezone.utc) - timedelta(minutes=int(value[:-1]))
+        return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
 
 
 def listen(sim, topic_arn: str):
@@ -84,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dag-id", default="drs_three_tier_drill")
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulator durations x this (<1 is faster)")
     parser.add_argument("--home", default=str(REPO / ".demo" / "airflow_home"))
+    parser.add_argument("--point-in-time", metavar="WHEN",
+                        help="the run's point_in_time: latest (default), an ISO time, or MINUTES ago "
+                             "(e.g. 90m: the last snapshot taken at least 90 minutes ago)")
     args = parser.parse_args(argv)
 
     from airflow_provider_drs.simulator import simulator
@@ -99,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         inbox = listen(sim, "arn:aws:sns:us-east-1:123456789012:dr-notify")
         log = home.parent / "demo-airflow.log"
         print(f"Airflow on SQLite in {home}; running {args.dag_id} (Airflow's log: {log}) ...", flush=True)
+        run_conf = {"point_in_time": point_in_time(args.point_in_time)} if args.point_in_time else None
+        if run_conf:
+            print(f"point_in_time: {run_conf['point_in_time']}")
         with output_to(log):
-            dag_run = run_dag(args.dag_id, dags_folder)
+            dag_run = run_dag(args.dag_id, dags_folder, run_conf)
 
         from airflow_provider_drs.reports.storage import report_path
         from airflow_provider_drs.reports.run_report import format_table

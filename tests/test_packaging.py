@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_FILES = ["airflow_provider_drs/simulator/default_inventory.yaml",
               "airflow_provider_drs/reports/templates/run_report.html.j2",
               "airflow_provider_drs/reports/templates/history.html.j2"]
+# One wheel build at a time: pip builds in the source tree (build/), which parallel workers share.
+pytestmark = pytest.mark.xdist_group("source-tree-build")
 
 
 @pytest.fixture(scope="module")

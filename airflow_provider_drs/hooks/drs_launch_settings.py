@@ -24,6 +24,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 from airflow_provider_drs.hooks.retry import RetryAfterMixin
+from airflow_provider_drs.plans.launch import PRIVATE_IP_MODES
 
 TEMPLATE_KEYS = ("instance_type", "subnet", "security_groups")  # plus a fixed private_ip
 DRS_FIELDS = {"right_sizing": "targetInstanceTypeRightSizingMethod", "copy_tags": "copyTags",
@@ -75,7 +76,7 @@ class LaunchState:
             "instance_type": data.get("InstanceType"),
             "subnet": interface.get("SubnetId"),
             "security_groups": list(interface.get("Groups") or data.get("SecurityGroupIds") or []) or None,
-            "private_ip": "copy" if config.get("copyPrivateIp") else fixed_ip,
+            "private_ip": "copy" if config.get("copyPrivateIp") else fixed_ip or "auto",
             "launch_into_instance": (config.get("launchIntoInstanceProperties") or {}).get("launchIntoEC2InstanceID"),
             **{key: config.get(member) for key, member in DRS_FIELDS.items()},
         }
@@ -120,8 +121,8 @@ def template_data_with(data: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     if "instance_type" in desired:
         out["InstanceType"] = desired["instance_type"]
     network = {k for k in ("subnet", "security_groups") if k in desired}
-    fixed_ip = desired.get("private_ip") not in (None, "copy")
-    if network or fixed_ip:
+    address = "private_ip" in desired  # a fixed address to set, or "copy"/"auto": none in the template
+    if network or address:
         interfaces = [dict(i) for i in out.get("NetworkInterfaces") or []] or [{"DeviceIndex": 0}]
         first = next((i for i in interfaces if int(i.get("DeviceIndex", 0)) == 0), interfaces[0])
         if "SecurityGroupIds" in out:  # EC2 refuses both forms together: the groups move into the interface
@@ -130,7 +131,9 @@ def template_data_with(data: Mapping[str, Any], desired: Mapping[str, Any]) -> d
             first["SubnetId"] = desired["subnet"]
         if "security_groups" in desired:
             first["Groups"] = list(desired["security_groups"])
-        if fixed_ip:
+        if address and desired["private_ip"] in PRIVATE_IP_MODES:
+            first.pop("PrivateIpAddress", None)
+        elif address:
             first["PrivateIpAddress"] = desired["private_ip"]
         out["NetworkInterfaces"] = interfaces
     return out
@@ -191,8 +194,9 @@ class LaunchSettingsHook(RetryAfterMixin, AwsBaseHook):
         if drs_update:
             self.conn.update_launch_configuration(sourceServerID=server, **drs_update)
         template_change = {k: desired[k] for k in changed if k in TEMPLATE_KEYS}
-        if "private_ip" in changed and desired["private_ip"] != "copy":
-            template_change["private_ip"] = desired["private_ip"]
+        if "private_ip" in changed and (desired["private_ip"] not in PRIVATE_IP_MODES
+                                        or _interface(state.template_data).get("PrivateIpAddress")):
+            template_change["private_ip"] = desired["private_ip"]  # set, or clear the fixed one
         if template_change:
             data = template_data_with(state.template_data, template_change)
             version = self.ec2.create_launch_template_version(

@@ -29,6 +29,7 @@ PATTERN_TEXT = {
     INSTANCE_ID_PATTERN: ("malformed EC2 instance id {input!r}", "EC2 instance ids are 'i-' and 8 to 17 hex digits"),
     INSTANCE_TYPE_PATTERN: ("malformed instance type {input!r}", "write an EC2 instance type such as m5.large"),
 }
+PRIVATE_IP_MODES = ("copy", "auto")  # the source's address; one the subnet assigns
 KEYS = ("instance_type", "right_sizing", "subnet", "security_groups", "private_ip", "copy_tags",
         "launch_disposition", "launch_into_instance")
 
@@ -52,7 +53,8 @@ class LaunchKeys(BaseModel):
     security_groups: list[SecurityGroupId] | None = Field(default=None, min_length=1,
                                                           description="Security group ids of the recovery instance.")
     private_ip: str | None = Field(default=None, description="'copy': the source server's private IP (DRS "
-                                   "copyPrivateIp); or a fixed IPv4 address (one-server groups only).")
+                                   "copyPrivateIp); 'auto': an address the subnet assigns (e.g. a drill in "
+                                   "another subnet); or a fixed IPv4 address (one-server groups only).")
     copy_tags: bool | None = Field(default=None, description="Copy the source server's tags onto the instance.")
     launch_disposition: Literal["STARTED", "STOPPED"] | None = Field(
         default=None, description="Whether the recovery instance is started after launch.")
@@ -63,14 +65,15 @@ class LaunchKeys(BaseModel):
     @field_validator("private_ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
-        if value is None or value == "copy":
+        if value is None or value in PRIVATE_IP_MODES:
             return value
         try:
             ipaddress.IPv4Address(value)
         except ValueError:
             raise PydanticCustomError("plan_rule", "{message}", {
-                "message": f"private_ip must be 'copy' or an IPv4 address, not {value!r}",
-                "hint": "'copy' keeps the source server's address; e.g. private_ip: 10.0.1.20"}) from None
+                "message": f"private_ip must be 'copy', 'auto' or an IPv4 address, not {value!r}",
+                "hint": "'copy' keeps the source server's address, 'auto' takes one from the subnet; e.g. "
+                        "private_ip: 10.0.1.20"}) from None
         return value
 
     def named(self) -> dict[str, Any]:
@@ -115,11 +118,11 @@ def launch_problems(launch: GroupLaunch, servers: list[str], tag_selected: bool)
             continue
         for key in ("private_ip", "launch_into_instance"):
             value = getattr(level, key)
-            if value is not None and value != "copy" and not one_server:
+            if value is not None and value not in PRIVATE_IP_MODES and not one_server:
                 whose = "a tag-selected group" if tag_selected else f"a group of {len(servers)} servers"
                 yield (level_path + (key,), f"{key} {value} is for one server, and this is {whose}",
                        "one address or instance cannot serve many servers: set it under "
-                       "launch.servers.<server id>, or use private_ip: copy")
+                       "launch.servers.<server id>, or use private_ip: copy or auto")
     for server, own in launch.servers.items():
         if tag_selected:
             yield (("servers", server), "per-server launch settings need a group that lists its servers",

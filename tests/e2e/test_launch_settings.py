@@ -4,6 +4,8 @@ into production's subnet, and reports the drift a console change made since the 
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from tests.e2e.helpers import HitlResponder, read_report, read_report_page, report_path, run_dag, task_states
@@ -49,6 +51,8 @@ def test_drill_launches_into_the_drill_network_and_puts_production_back(test_dag
     launched = instances_seen_at_launch(airflow_sim, {DB, APP})
     assert launched[DB]["SubnetId"] == net["drill-subnet"]
     assert [g["GroupId"] for g in launched[DB]["SecurityGroups"]] == [net["drill-sg"]]
+    # private_ip: auto in the drill: an address of the drill subnet, never production's 10.0.1.10
+    assert ipaddress.ip_address(launched[DB]["PrivateIpAddress"]) in ipaddress.ip_network("10.0.16.0/20")
     assert launched[APP]["InstanceType"] == "t3.small"
     # The drill put production back: DRS holds what it held before (the template's defaults).
     db_template = template_default(airflow_sim, DB)["LaunchTemplateData"]["NetworkInterfaces"][0]

@@ -28,7 +28,7 @@ def test_apply_changes_then_writes_nothing_the_second_time(sim, hook):
     assert first["changed"] == {
         "subnet": [net["production-subnet"], net["drill-subnet"]],
         "security_groups": [[net["production-sg"]], [net["drill-sg"]]],
-        "instance_type": ["r5.large", "m5.large"], "copy_tags": [True, False], "private_ip": [None, "copy"]}
+        "instance_type": ["r5.large", "m5.large"], "copy_tags": [True, False], "private_ip": ["auto", "copy"]}
     assert first["drift"] == {}  # a first application is a change
     state = hook.read(DB)
     assert {k: state.current[k] for k in desired} == desired
@@ -99,3 +99,17 @@ def test_a_drill_restores_only_settings_that_are_still_its_own(sim, hook):
     ec2.modify_launch_template(LaunchTemplateId=template, DefaultVersion=str(number))
     restore, why = restore_after_drill(hook.read(WEB1), "drs-plan p drill d2", production)
     assert restore is None and "changed outside the plan since the drill" in why
+
+
+def test_auto_clears_a_fixed_address_and_the_copy(sim, hook):
+    """private_ip: auto (a drill in a subnet that does not hold production's addresses) leaves the
+    address to the subnet: no copyPrivateIp, no fixed address in the template."""
+    hook.apply(DB, {"private_ip": "10.0.1.50"}, "drs-plan three-tier recovery manual__1")
+    state = hook.read(DB)
+    assert state.current["private_ip"] == "10.0.1.50"
+    assert state.template_data["NetworkInterfaces"][0]["PrivateIpAddress"] == "10.0.1.50"
+    result = hook.apply(DB, {"private_ip": "auto"}, "drs-plan three-tier drill manual__2")
+    assert result["changed"] == {"private_ip": ["10.0.1.50", "auto"]}
+    state = hook.read(DB)
+    assert state.current["private_ip"] == "auto" and state.config["copyPrivateIp"] is False
+    assert "PrivateIpAddress" not in state.template_data["NetworkInterfaces"][0]

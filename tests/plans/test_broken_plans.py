@@ -85,7 +85,7 @@ CASES = {
     "launch_bad_values": [
         (9, "protection_groups.db.launch.subnet", "malformed subnet id 'subnet-12'"),
         (10, "protection_groups.db.launch.security_groups[1]", "malformed security group id 'default'"),
-        (11, "protection_groups.db.launch.private_ip", "must be 'copy' or an IPv4 address, not '10.0.300.1'"),
+        (11, "protection_groups.db.launch.private_ip", "must be 'copy', 'auto' or an IPv4 address, not '10.0.300.1'"),
         (12, "protection_groups.db.launch.launch_disposition", "must be one of STARTED, STOPPED; got 'RUNNING'"),
         (13, "protection_groups.db.launch.drill.instance_typ", "did you mean 'instance_type'?"),
     ],

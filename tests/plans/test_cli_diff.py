@@ -25,7 +25,7 @@ def test_diff_shows_changes_then_nothing_then_drift(sim, endpoint, capsys):
     net = sim.simulation.drs.network["us-east-1"]
     assert main(["diff", PLAN, "--endpoint", endpoint]) == 1
     out = capsys.readouterr().out
-    assert f"{DB} private_ip: (unset) -> copy" in out and "DRIFT" not in out
+    assert f"{DB} private_ip: auto -> copy" in out and "DRIFT" not in out
     assert main(["diff", PLAN, "--endpoint", endpoint, "--mode", "drill"]) == 1
     drill = capsys.readouterr().out
     assert f"{DB} subnet: {net['production-subnet']} -> {net['drill-subnet']}" in drill
@@ -43,7 +43,7 @@ def test_diff_shows_changes_then_nothing_then_drift(sim, endpoint, capsys):
 
     sim.client("drs").update_launch_configuration(sourceServerID=DB, copyPrivateIp=False)
     assert main(["diff", PLAN, "--endpoint", endpoint]) == 1
-    assert f"{DB} private_ip: (unset) -> copy  DRIFT: the plan applied copy" in capsys.readouterr().out
+    assert f"{DB} private_ip: auto -> copy  DRIFT: the plan applied copy" in capsys.readouterr().out
 
 
 def test_diff_exit_2_on_an_invalid_plan_or_a_server_missing_from_drs(sim, endpoint, capsys, tmp_path):
