@@ -158,6 +158,17 @@ def restore_after_drill(state: LaunchState, drill_label: str,
     return {k: v for k, v in restore.items() if v is not None}, "restored"
 
 
+def drill_leftovers(state: LaunchState) -> dict[str, Any]:
+    """The settings a drill changed and never put back (its run died before its restore), as the
+    values they replaced: a real recovery must not launch into a drill's isolated network. Only keys
+    still holding the drill's value; the drill may be another plan's (plans share servers)."""
+    label = (state.applied_by or "").split(" ")
+    if len(label) < 3 or label[0] != "drs-plan" or label[2] != "drill":
+        return {}
+    return {k: old for k, (old, new) in state.last_changes.items()
+            if old is not None and state.current.get(k) == new}
+
+
 class LaunchSettingsHook(RetryAfterMixin, AwsBaseHook):
     """DRS launch configuration and EC2 launch template of source servers (same connection)."""
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from airflow_provider_drs.hooks.drs import DrsHook
-from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook, applied_by, restore_after_drill
+from airflow_provider_drs.hooks.drs_launch_settings import (
+    LaunchSettingsHook, applied_by, drill_leftovers, restore_after_drill)
 from airflow_provider_drs.operators.run_launches import run_launch_jobs
 from airflow_provider_drs.plan_tasks import LAUNCH_SETTINGS, PREFLIGHT
 from airflow_provider_drs.plans.launch import desired_for
@@ -39,6 +40,8 @@ def apply_launch_settings(hook: LaunchSettingsHook, context: Context, plan: str,
     try:
         for server in servers:
             desired = desired_for(spec, server, dict(inventory.get(server, {}).get("tags") or {}))
+            if mode == "recovery":
+                desired = {**_undo_dead_drill(hook, plan, server, log), **desired}
             if not desired:
                 continue
             result = results[server] = hook.apply(server, desired, label)
@@ -52,6 +55,20 @@ def apply_launch_settings(hook: LaunchSettingsHook, context: Context, plan: str,
     finally:  # also when a server fails: the drill's restore needs every server already changed
         context["ti"].xcom_push(key=LAUNCH_SETTINGS, value=results)
     return results
+
+
+def _undo_dead_drill(hook: LaunchSettingsHook, plan: str, server: str, log: Any) -> dict[str, Any]:
+    """Before a real recovery: what a dead drill (of any plan) left on the server, to put back."""
+    try:
+        leftovers = drill_leftovers(hook.read(server))
+    except Exception as error:  # noqa: BLE001 - a recovery never fails for a check it could not read
+        log.warning("drs.launch_settings plan=%s server=%s could not read its launch settings to check for a "
+                    "drill's leftovers (%s); recovering with what DRS holds", plan, server, error)
+        return {}
+    if leftovers:
+        log.warning("drs.launch_settings plan=%s server=%s a drill left its launch settings %s in place; putting "
+                    "back %s before the recovery", plan, server, sorted(leftovers), leftovers)
+    return leftovers
 
 
 class RestoreLaunchSettingsOperator(AwsBaseOperator[LaunchSettingsHook]):

@@ -103,8 +103,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         every_server = [sid for servers in resolved.values() for sid in servers]
         replaced = check_launch(self.hook, context, every_server, self.is_drill, self.log, f"Preflight of plan {self.plan_name}")
         context["ti"].xcom_push(key=REPLACED, value=[h.as_dict() for h in replaced])
-        if self.launch and (self.launch.get("servers") or self.launch.get("tag_groups")):
+        # A recovery also reads plans without launch settings: a dead drill may have left its own.
+        if not self.is_drill or (self.launch and (self.launch.get("servers") or self.launch.get("tag_groups"))):
             apply_launch_settings(LaunchSettingsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name),
-                                  context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch,
+                                  context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch or {},
                                   inventory, every_server, self.log)
         return resolved

@@ -113,3 +113,30 @@ def test_auto_clears_a_fixed_address_and_the_copy(sim, hook):
     state = hook.read(DB)
     assert state.current["private_ip"] == "auto" and state.config["copyPrivateIp"] is False
     assert "PrivateIpAddress" not in state.template_data["NetworkInterfaces"][0]
+
+
+def test_a_recovery_puts_back_what_a_dead_drill_left(sim, hook):
+    """A drill (of any plan) that died before its restore left its isolated subnet on the server: the
+    next real recovery's preflight puts production's back, even for a plan naming no launch settings."""
+    from types import SimpleNamespace
+
+    from airflow_provider_drs.hooks.drs_launch_settings import drill_leftovers
+    from airflow_provider_drs.operators.launch_settings import apply_launch_settings
+
+    net = sim.simulation.drs.network["us-east-1"]
+    hook.apply(DB, {"subnet": net["drill-subnet"]}, "drs-plan orders drill manual__dead")
+    assert drill_leftovers(hook.read(DB)) == {"subnet": net["production-subnet"]}
+    pushed = {}
+    context = {"dag_run": SimpleNamespace(run_id="manual__real"),
+               "ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value}))}
+    logged = SimpleNamespace(messages=[])
+    log = SimpleNamespace(info=lambda *a: None, warning=lambda msg, *a: logged.messages.append(msg % a))
+    results = apply_launch_settings(hook, context, "three-tier", "recovery", {}, {}, [DB, WEB1], log)
+    assert results == {DB: {"changed": {"subnet": [net["drill-subnet"], net["production-subnet"]]}, "drift": {}}}
+    assert pushed["launch_settings"] == results
+    assert any("a drill left its launch settings ['subnet']" in m for m in logged.messages)
+    state = hook.read(DB)
+    assert state.current["subnet"] == net["production-subnet"] and drill_leftovers(state) == {}
+    # Settings a recovery applied are not a drill's leftovers.
+    hook.apply(DB, {"subnet": net["drill-subnet"]}, "drs-plan three-tier recovery manual__x")
+    assert drill_leftovers(hook.read(DB)) == {}
