@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from airflow_provider_drs.plans import (
     Plan,
@@ -150,12 +150,26 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_args(parser: argparse.ArgumentParser) -> None:
+def _aws_args(parser: argparse.ArgumentParser) -> None:
+    """PLAN, and where its AWS calls go: --conn ID or --endpoint URL."""
     _plan_args(parser)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--conn", metavar="ID", help="the Airflow AWS connection (default: the plan's aws_conn_id)")
     where.add_argument("--endpoint", metavar="URL",
                        help="an AWS endpoint, e.g. drs-sim's (credentials from the default AWS chain)")
+
+
+def _aws_conn(args: argparse.Namespace, plan: Any) -> str | None:
+    """The connection id for --conn (or the plan's); None with --endpoint, which every boto client
+    then uses through botocore's own AWS_ENDPOINT_URL."""
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint
+        return None
+    return args.conn or plan.aws_conn_id
+
+
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    _aws_args(parser)
     parser.add_argument("--mode", choices=("drill", "recovery"), default="drill",
                         help="judge as before a drill (default) or a real recovery (most checks only warn)")
 
@@ -168,11 +182,7 @@ def _check(args: argparse.Namespace) -> int:
     _quiet_aws_logs()
     from airflow_provider_drs.hooks.readiness import check_plan, stoppers
 
-    conn = args.conn or plan.aws_conn_id
-    if args.endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it
-        conn = None
-    readiness = check_plan(plan, conn)
+    readiness = check_plan(plan, _aws_conn(args, plan))
     problems, warnings = stoppers(readiness, args.mode, plan.drill.readiness_warnings)
     print(f"Readiness of plan {plan.name} in {plan.region} for a {args.mode}:\n")
     print(readiness.table())

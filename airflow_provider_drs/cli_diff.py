@@ -8,26 +8,21 @@ unreachable or refusing, a listed server missing).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from airflow_provider_drs.plans.launch import desired_for, launch_spec
 
 
 def diff_args(parser: argparse.ArgumentParser) -> None:
-    from airflow_provider_drs.cli import _plan_args
+    from airflow_provider_drs.cli import _aws_args
 
-    _plan_args(parser)
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--conn", metavar="ID", help="the Airflow AWS connection (default: the plan's aws_conn_id)")
-    where.add_argument("--endpoint", metavar="URL",
-                       help="an AWS endpoint, e.g. drs-sim's (credentials from the default AWS chain)")
+    _aws_args(parser)
     parser.add_argument("--mode", choices=("drill", "recovery"), default="recovery",
                         help="compare with the recovery settings (default) or the drill's (with drill: overrides)")
 
 
 def diff(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _load_plan, _quiet_aws_logs
+    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs
 
     plan = _load_plan(args)
     if plan is None:
@@ -36,10 +31,7 @@ def diff(args: argparse.Namespace) -> int:
     from airflow_provider_drs.hooks.drs import DrsHook
     from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 
-    conn = args.conn or plan.aws_conn_id
-    if args.endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it
-        conn = None
+    conn = _aws_conn(args, plan)
     spec = launch_spec(plan.protection_groups, args.mode)
     if not spec["servers"] and not spec["tag_groups"]:
         print(f"plan {plan.name} manages no launch settings")

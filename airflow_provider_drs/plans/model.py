@@ -35,6 +35,18 @@ def rule_error(message: str, hint: str | None = None) -> PydanticCustomError:
     return PydanticCustomError("plan_rule", "{message}", {"message": message, "hint": hint or ""})
 
 
+def one_kind_at_most(data: dict, kinds: tuple[str, ...], noun: str, example: str) -> list[str]:
+    """The kinds a mapping such as an action or a probe names; an error for several, or for none
+    and nothing else."""
+    named = [k for k in kinds if k in data]
+    if len(named) > 1:
+        raise rule_error(f"{noun} has exactly one kind, this one has {', '.join(named)}",
+                         f"make each its own list item ('- {example}')")
+    if not data:
+        raise rule_error(f"empty {noun.split(' ', 1)[1]}", f"{noun} is one of: {', '.join(kinds)}")
+    return named
+
+
 def _as_string_lists(value: Any) -> Any:
     """SSM parameters are lists of strings; accept a scalar and numbers/booleans for convenience."""
     if not isinstance(value, dict):
@@ -115,12 +127,7 @@ class Action(_Model):
     @classmethod
     def _exactly_one(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            kinds = [k for k in ACTION_KINDS if k in data]
-            if len(kinds) > 1:
-                raise rule_error(f"an action has exactly one kind, this one has {', '.join(kinds)}",
-                                 "make each its own list item ('- ssm_automation: ...')")
-            if not data:
-                raise rule_error("empty action", f"an action is one of: {', '.join(ACTION_KINDS)}")
+            kinds = one_kind_at_most(data, ACTION_KINDS, "an action", "ssm_automation: ...")
             if not kinds and set(data) <= {"when"}:
                 raise rule_error("an action needs a kind besides 'when'", f"an action is one of: {', '.join(ACTION_KINDS)}")
             for kind in kinds:
@@ -191,12 +198,7 @@ class Probe(_Model):
     @classmethod
     def _exactly_one(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            kinds = [k for k in PROBE_KINDS if k in data]
-            if len(kinds) > 1:
-                raise rule_error(f"a probe has exactly one kind, this one has {', '.join(kinds)}",
-                                 "make each its own list item ('- tcp: host:port')")
-            if not data:
-                raise rule_error("empty probe", f"a probe is one of: {', '.join(PROBE_KINDS)}")
+            one_kind_at_most(data, PROBE_KINDS, "a probe", "tcp: host:port")
         return data
 
     @field_validator("tcp")
