@@ -135,7 +135,13 @@ def seed_network(region: str) -> dict[str, str]:
 
 
 def create_launch_template(region: str, name: str, data: dict) -> str:
-    return _ec2(region).create_launch_template(name, "created by DRS", data, {}).id
+    """The id of the launch template ``name``, created with ``data`` unless it exists: a reset of
+    the DRS state that raced a launch-event delivery may leave moto holding it already."""
+    ec2 = _ec2(region)
+    try:
+        return ec2.get_launch_template_by_name(name).id
+    except Exception:  # moto's own not-found error
+        return ec2.create_launch_template(name, "created by DRS", data, {}).id
 
 
 def launch_template_default(region: str, template_id: str) -> dict:

@@ -92,7 +92,7 @@ def test_notify_only_when_the_plan_names_a_topic(tmp_path):
 def test_parsing_makes_no_aws_call(sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{sim.endpoint_url}"}}}}')
     dags = load_plan_dags(folder=PLANS)
-    assert len(dags) == 8  # drill, recovery, failback and cleanup of each sample plan
+    assert len(dags) == 12  # drill, recovery, failback and cleanup of each sample plan
     assert sim.control.calls() == {}
 
 
