@@ -51,6 +51,7 @@ class LaunchEventPublisher:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self.published = self.lost = 0
+        self._generation = 0
         self.deliveries: deque[dict] = deque(maxlen=KEEP_DELIVERIES)
 
     def configure(self, delay: float | None = None, loss_rate: float | None = None) -> None:
@@ -80,6 +81,7 @@ class LaunchEventPublisher:
             self.deliveries.clear()
             self.published = self.lost = 0
             self.delay, self.loss_rate = 0.0, 0.0
+            self._generation += 1  # a delivery already taken off the queue belongs to the state before
 
     def describe(self) -> dict:
         with self._wake:
@@ -92,6 +94,7 @@ class LaunchEventPublisher:
             with self._wake:
                 while not self._due or self._due[0][0] > time.time():
                     self._wake.wait(timeout=None if not self._due else max(0.0, self._due[0][0] - time.time()))
+                generation = self._generation
                 while self._due and self._due[0][0] <= time.time():  # everything due: one batch
                     _, _, kind, job, run = heapq.heappop(self._due)
                     if kind == "deliver":
@@ -102,13 +105,17 @@ class LaunchEventPublisher:
                         heapq.heappush(self._due, (run.end + self.delay, next(self._seq), "deliver", job, run))
             if due:
                 try:
-                    self._deliver(due)
+                    self._deliver(due, generation)
                 except Exception:  # e.g. moto reset under a delivery: those events are lost, the thread lives on
                     log.exception("drs-sim launch events: %d not delivered", len(due))
                     with self._wake:
-                        self.lost += len(due)
+                        if generation == self._generation:  # a reset since: not this state's loss
+                            self.lost += len(due)
 
-    def _deliver(self, due: list[tuple[Job, ServerRun]]) -> None:
+    def _deliver(self, due: list[tuple[Job, ServerRun]], generation: int) -> None:
+        with self._wake:
+            if generation != self._generation:
+                return  # reset since these were due: the jobs they announce are gone
         for region in {job.region for job, _ in due}:
             self.drs.advance(region)  # the recovery instances exist before DRS says they launched
         for start in range(0, len(due), PUT_EVENTS_BATCH):
@@ -120,6 +127,8 @@ class LaunchEventPublisher:
                     for job, run in batch if job.region == region])
             delivered_at = time.time()
             with self._wake:
+                if generation != self._generation:
+                    return
                 self.published += len(batch)
                 self.deliveries.extend(
                     {"job_id": job.job_id, "source_server_id": run.source_server_id, "outcome": run.outcome,
