@@ -109,8 +109,7 @@ class LaunchEventPublisher:
                 except Exception:  # e.g. moto reset under a delivery: those events are lost, the thread lives on
                     log.exception("drs-sim launch events: %d not delivered", len(due))
                     with self._wake:
-                        if generation == self._generation:  # a reset since: not this state's loss
-                            self.lost += len(due)
+                        self.lost += len(due)
 
     def _deliver(self, due: list[tuple[Job, ServerRun]], generation: int) -> None:
         with self._wake:

@@ -102,7 +102,7 @@ def test_three_tier_drill(dagbag, airflow_sim):
     assert states["verdict"] == "success"
     # The plan's topic ({{ ssm:/dr/notify-topic }}) got the outcome and the table.
     (message,) = inbox()
-    assert message["Subject"].startswith("[DRS drill] three-tier: succeeded, RTO 0.")
+    assert message["Subject"] == f"[DRS drill] three-tier: succeeded, RTO {report['rto']['achieved_minutes']} of 30 min"
     assert "EC2AMAZ-FQTJG64" in message["Message"] and "Achieved RTO" in message["Message"]
     # The report page: one timeline bar per server and phase, the RTO marker, the RPO of each
     # server (its snapshot's age when the recovery started: the simulator's replication lag).

@@ -202,16 +202,21 @@ def test_a_failed_launch_event_delivery_loses_those_events_not_the_publisher(sim
     from airflow_provider_drs.simulator import moto_bridge
 
     put_events = moto_bridge.put_events
-    broken = {"left": 1}
+    broken = {"job": None}
 
-    def put_events_once_broken(*args, **kwargs):
-        if broken["left"]:
-            broken["left"] -= 1
+    def put_events_once_broken(region, events):
+        # Only this test's job: another test's delivery may still be in flight across the reset.
+        if broken["job"] and any(detail.get("job-id") == broken["job"] for _, _, detail, _, _ in events):
+            broken["job"] = None
             raise RuntimeError("EventBridge backend gone")
-        return put_events(*args, **kwargs)
+        return put_events(region, events)
 
     monkeypatch.setattr(moto_bridge, "put_events", put_events_once_broken)
-    wait_job_completed(drs, drs.start_recovery(sourceServers=[{"sourceServerID": DB}], isDrill=True)["job"]["jobID"])
-    wait_until(lambda: sim.control.launch_event_stats()["lost"] == 1, 10, what="the broken delivery counted lost")
+    job_id = broken["job"] = drs.start_recovery(sourceServers=[{"sourceServerID": DB}], isDrill=True)["job"]["jobID"]
+    wait_job_completed(drs, job_id)
+    try:
+        wait_until(lambda: sim.control.launch_event_stats()["lost"] == 1, 30, what="the broken delivery counted lost")
+    except AssertionError:
+        raise AssertionError(str(sim.control.launch_event_stats())[:600]) from None
     wait_job_completed(drs, drs.start_recovery(sourceServers=[{"sourceServerID": APP}], isDrill=True)["job"]["jobID"])
     wait_until(lambda: sim.control.launch_event_stats()["published"] == 1, 10, what="the next launch announced")
