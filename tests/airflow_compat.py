@@ -67,3 +67,15 @@ def hitl_timeout_sweep():
 
     scheduler = SimpleNamespace(log=logging.getLogger("tests.hitl_timeout_sweep"))
     return lambda: sweep(scheduler)
+
+
+def needs_native_recovery_plans():
+    """Skip marker for tests of DRS native recovery plans: the oldest Airflow's image pins a botocore
+    whose DRS model predates them (what runs there instead refuses clearly: tests/test_native_support.py)."""
+    import botocore
+    import pytest
+
+    from airflow_provider_drs.drs_api_support import has_native_recovery_plans
+
+    return pytest.mark.skipif(not has_native_recovery_plans(),
+                              reason=f"botocore {botocore.__version__} has no DRS recovery-plan API")
