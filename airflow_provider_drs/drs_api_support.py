@@ -10,6 +10,7 @@ import functools
 from airflow_provider_drs.exceptions import DrsProviderError
 
 NATIVE_PLAN_OPERATION = "StartRecoveryPlanExecution"
+FIRST_BOTOCORE = "1.43.73"  # the first botocore whose DRS model has recovery plans
 
 
 class DrsNativePlansUnsupported(DrsProviderError):
@@ -32,5 +33,6 @@ def require_native_recovery_plans(what: str) -> None:
 
     raise DrsNativePlansUnsupported(
         f"{what} needs DRS native recovery plans (CreateRecoveryPlan, StartRecoveryPlanExecution, ...), "
-        f"which the installed botocore {botocore.__version__} does not know. Upgrade botocore and boto3 "
-        "(and aiobotocore, which pins botocore) in the Airflow image: pip install -U boto3 botocore aiobotocore.")
+        f"which the installed botocore {botocore.__version__} does not know (botocore has them from "
+        f"{FIRST_BOTOCORE}). Upgrade boto3 and botocore (and aiobotocore, which pins botocore) in the Airflow "
+        f"image: pip install -U 'botocore>={FIRST_BOTOCORE}' boto3 aiobotocore.")
