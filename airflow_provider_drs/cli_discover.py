@@ -20,6 +20,7 @@ from airflow_provider_drs.plans.draft import Draft, draft_plan
 from airflow_provider_drs.plans.model import NAME_PATTERN
 
 DEFAULT_NAME = "discovered"
+INTERACTIVE_RETRIES = 2  # botocore's max_attempts counts retries
 
 
 def discover_args(parser: argparse.ArgumentParser) -> None:
@@ -75,9 +76,11 @@ def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str
     """Every source server (all pages) and the region read; UsageError (exit 2) on any AWS failure."""
     from airflow_provider_drs.cli import UsageError
     from airflow_provider_drs.hooks.drs import DrsHook
+    from airflow_provider_drs.hooks.retry import default_retry_config
 
     try:
-        hook = DrsHook(aws_conn_id=conn, region_name=region)
+        # A person waits at the terminal: 3 tries, not the 11 a task makes (a wrong endpoint took a minute).
+        hook = DrsHook(aws_conn_id=conn, region_name=region, config=default_retry_config(INTERACTIVE_RETRIES))
         items = hook.describe_source_servers()
         return items, hook.conn.meta.region_name
     except Exception as exc:  # botocore, connection, credential and region errors alike: one line, exit 2
