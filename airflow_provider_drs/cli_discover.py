@@ -63,7 +63,7 @@ def discover(args: argparse.Namespace) -> int:
                          "(check --region, and that replication agents are installed)")
     draft = Draft(name=args.name or _free_name(catalogue), region=region, aws_conn_id=args.conn or "aws_default",
                   group_by_tag=args.group_by_tag, wave_tag=args.wave_tag, plans_dir=plans_dir,
-                  **(_marks(catalogue, items) if catalogue else {}))
+                  **(_marks(catalogue, items, plans_dir) if catalogue else {}))
     try:
         text = draft_plan(items, draft)
     except ValueError as exc:
@@ -121,12 +121,12 @@ def _free_name(catalogue) -> str:
     return name
 
 
-def _marks(catalogue, items: list[dict]) -> dict:
+def _marks(catalogue, items: list[dict], plans_dir: str) -> dict:
     """Per server, the valid plans that recover it (listed by id or selected by tags), and the servers
     a shared protection group owns (the draft leaves them out: a server belongs to one group)."""
     elsewhere: dict[str, list[str]] = {}
     for plan in catalogue.plans.values():
-        where = f"plan {plan.name} ({plan.source_file})"
+        where = f"plan {plan.name} ({os.path.relpath(plan.source_file, plans_dir)})"
         listed = set(plan.static_servers())
         selectors = [tags for wave in plan.waves for tags in wave.tag_selectors(plan).values()]
         for item in items:

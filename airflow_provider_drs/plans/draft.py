@@ -61,14 +61,14 @@ class Server:
         return self.state == READY_STATE
 
     def status(self) -> str:
-        """Replication state, lag and last launch, as the comment beside the server id."""
+        """Replication state, lag and last launch, as the comment beside the server id; a server
+        that is not ready says so first, where an eye scanning the draft meets it."""
+        details = f"lag {self.lag or '-'}, last launch {self.last_launch or '-'}"
+        host = self.hostname or "no hostname"
         if self.ready:
-            text = f"{self.state}"
-        else:
-            reason = NOT_READY_REASONS.get(self.state or "", "replication state unknown")
-            text = f"NOT READY: {self.state or 'no replication info'} ({reason})"
-        text += f", lag {self.lag or '-'}, last launch {self.last_launch or '-'}"
-        return text
+            return f"{host} | {self.state}, {details}"
+        reason = NOT_READY_REASONS.get(self.state or "", "replication state unknown")
+        return f"NOT READY: {self.state or 'no replication info'} ({reason}) | {host} | {details}"
 
 
 @dataclass
@@ -119,7 +119,7 @@ class Draft:
     aws_conn_id: str = "aws_default"
     group_by_tag: str | None = None
     wave_tag: str | None = None
-    elsewhere: Mapping[str, Sequence[str]] = field(default_factory=dict)  # server -> "plan X (file)" notes
+    elsewhere: Mapping[str, Sequence[str]] = field(default_factory=dict)  # server -> ["plan X (x.yaml)", ...]
     left_out: Mapping[str, str] = field(default_factory=dict)  # server -> why it is not in the draft
     reserved_groups: Sequence[str] = ()  # names of shared groups: an inline group may not reuse them
     plans_dir: str | None = None
@@ -276,9 +276,9 @@ def _header(servers: list[Server], kept: list[Server], waves: list[Wave], draft:
 
 
 def _server_comment(server: Server, draft: Draft) -> str:
-    text = f"{server.hostname or 'no hostname'} | {server.status()}"
-    for note in draft.elsewhere.get(server.id, ()):
-        text += f" | also in {note}"
+    text = server.status()
+    if draft.elsewhere.get(server.id):
+        text += f" | also in {', '.join(draft.elsewhere[server.id])}"
     return text
 
 

@@ -90,11 +90,11 @@ def test_marks_servers_of_other_plans_and_servers_not_ready(sim, endpoint, capsy
     shutil.copytree(PLANS, folder)
     draft, text = _discover(capsys, tmp_path, "--endpoint", endpoint, "--plans-dir", str(folder),
                             "--group-by-tag", "Tier")
-    three_tier = str(folder / "three-tier.yaml")
-    assert f"also in plan three-tier ({three_tier})" in _line_of(text, DB)    # listed by id there
-    assert f"also in plan three-tier ({three_tier})" in _line_of(text, APP)   # selected by Tier=app there
-    assert "NOT READY: DISCONNECTED (agent disconnected), lag PT2H" in _line_of(text, WEB2)
-    assert "NOT READY: INITIAL_SYNC (initial sync not finished" in _line_of(text, APP)
+    assert "plan three-tier (three-tier.yaml)" in _line_of(text, DB)    # listed by id there
+    assert "plan three-tier (three-tier.yaml)" in _line_of(text, APP)   # selected by Tier=app there
+    assert "| also in plan diamond (diamond.yaml), plan orders (orders.yaml), plan three-tier" in _line_of(text, WEB1)
+    assert "# NOT READY: DISCONNECTED (agent disconnected) | EC2AMAZ-RLP9U5V | lag PT2H" in _line_of(text, WEB2)
+    assert "# NOT READY: INITIAL_SYNC (initial sync not finished" in _line_of(text, APP)
     assert "NOT READY" not in _line_of(text, WEB1)
     assert "2 server(s) marked NOT READY" in text
     # Dropped into the plans folder as it is, the whole folder still validates.
@@ -152,7 +152,7 @@ def test_300_servers_over_several_pages_split_within_the_job_limit(big_sim, monk
     assert waves["wave-3"].depends_on == ["wave-2-part-1", "wave-2-part-2"]
     assert waves["wave-2-part-1"].depends_on == waves["wave-2-part-2"].depends_on == ["wave-1"]
     assert "split into 2 waves that run in parallel" in text
-    assert "NOT READY: STALLED" in _line_of(text, f"s-{299:017x}")
+    assert "# NOT READY: STALLED (replication stalled) | host-299" in _line_of(text, f"s-{299:017x}")
     assert len(plan.protection_groups["untagged"].servers) == 12
 
 
