@@ -10,6 +10,8 @@ servers, bad arguments), each as one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import re
 import sys
@@ -75,17 +77,26 @@ def discover(args: argparse.Namespace) -> int:
 def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str]:
     """Every source server (all pages) and the region read; UsageError (exit 2) on any AWS failure."""
     from airflow_provider_drs.cli import UsageError
-    from airflow_provider_drs.hooks.drs import DrsHook
-    from airflow_provider_drs.hooks.retry import default_retry_config
 
     try:
-        # A person waits at the terminal: 3 tries, not the 11 a task makes (a wrong endpoint took a minute).
-        hook = DrsHook(aws_conn_id=conn, region_name=region, config=default_retry_config(INTERACTIVE_RETRIES))
-        items = hook.describe_source_servers()
-        return items, hook.conn.meta.region_name
+        # stdout is the draft (`discover > plan.yaml`): whatever the AWS stack logs goes to stderr
+        # (Airflow 3.1's provider logs its connection fallback to stdout).
+        with contextlib.redirect_stdout(sys.stderr):
+            return _read(conn, region)
     except Exception as exc:  # botocore, connection, credential and region errors alike: one line, exit 2
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise UsageError(f"reading DRS source servers failed: {message}") from exc
+
+
+def _read(conn: str | None, region: str | None) -> tuple[list[dict], str]:
+    from airflow_provider_drs.hooks.drs import DrsHook
+    from airflow_provider_drs.hooks.retry import default_retry_config
+
+    for name in ("airflow.providers.amazon", "airflow.providers_manager"):  # chatter, not news, at a terminal
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # A person waits at the terminal: 3 tries, not the 11 a task makes (a wrong endpoint took a minute).
+    hook = DrsHook(aws_conn_id=conn, region_name=region, config=default_retry_config(INTERACTIVE_RETRIES))
+    return hook.describe_source_servers(), hook.conn.meta.region_name
 
 
 def _plans_dir(given: str | None) -> str | None:
