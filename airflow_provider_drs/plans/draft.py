@@ -47,6 +47,7 @@ class Server:
     lag: str | None
     last_launch: str | None
     tags: Mapping[str, str]
+    direction: str | None = None  # FAILBACK: the reversed source of a cross-region failover
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> "Server":
@@ -54,7 +55,7 @@ class Server:
         hints = (item.get("sourceProperties") or {}).get("identificationHints") or {}
         return cls(item["sourceServerID"], hints.get("hostname") or hints.get("fqdn"),
                    replication.get("dataReplicationState"), replication.get("lagDuration"),
-                   item.get("lastLaunchResult"), dict(item.get("tags") or {}))
+                   item.get("lastLaunchResult"), dict(item.get("tags") or {}), item.get("replicationDirection"))
 
     @property
     def ready(self) -> bool:
@@ -64,6 +65,8 @@ class Server:
         """Replication state, lag and last launch, as the comment beside the server id; a server
         that is not ready says so first, where an eye scanning the draft meets it."""
         details = f"lag {self.lag or '-'}, last launch {self.last_launch or '-'}"
+        if self.direction == "FAILBACK":
+            details += ", replicating in the FAILBACK direction (a failed-over server's way back)"
         host = self.hostname or "no hostname"
         if self.ready:
             return f"{host} | {self.state}, {details}"

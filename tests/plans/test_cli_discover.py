@@ -154,6 +154,9 @@ def test_300_servers_over_several_pages_split_within_the_job_limit(big_sim, monk
     assert "split into 2 waves that run in parallel" in text
     assert "# NOT READY: STALLED (replication stalled) | host-299" in _line_of(text, f"s-{299:017x}")
     assert len(plan.protection_groups["untagged"].servers) == 12
+    assert waves["wave-2-part-1"].protection_groups == ["app-1"]  # 144 app servers: a group per job
+    assert waves["wave-2-part-2"].protection_groups == ["app-2"]
+    assert len(plan.protection_groups["app-1"].servers) == 100 and len(plan.protection_groups["app-2"].servers) == 44
 
 
 def _error(capsys) -> str:
@@ -191,10 +194,28 @@ def test_draft_round_trips_awkward_names(tmp_path):
     items = [{"sourceServerID": f"s-{n:017x}", "tags": {"T": value, "W": wave},
               "sourceProperties": {"identificationHints": {"hostname": host}}}
              for n, (value, wave, host) in enumerate([("yes", "b", "1"), ("null", "a", "---"), ("Web Tier!", "a", "x\ny")])]
+    items[0]["replicationDirection"] = "FAILBACK"
     text = draft_plan(items, Draft(name="n", region="us-east-1", group_by_tag="T", wave_tag="W"))
     data = yaml.safe_load(text)
     assert sorted(data["protection_groups"]) == ["null", "web-tier", "yes"]  # strings, not None and True
     assert [w["name"] for w in data["waves"]] == ["wave-a", "wave-b"]
+    assert "replicating in the FAILBACK direction" in _line_of(text, "s-" + "0" * 17)
     assert "x?y" in text  # a newline in a hostname does not break out of its comment
     (tmp_path / "n.yaml").write_text(text)
     assert load_plan(tmp_path / "n.yaml").static_servers()
+
+
+def test_default_plans_folder_is_the_dag_factorys(sim, endpoint, capsys, tmp_path, monkeypatch):
+    # The suite's [core] dags_folder is the repository's dags/: its plans/ holds three-tier.yaml.
+    monkeypatch.delenv("DRS_PLANS_FOLDER", raising=False)
+    _, text = _discover(capsys, tmp_path, "--endpoint", endpoint)
+    assert "plan three-tier (three-tier.yaml)" in _line_of(text, DB)
+    assert "plan: discovered" in text
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "db.yaml").write_text(f"version: 1\nplan: db\nregion: us-east-1\nrto_minutes: 5\n"
+                                    f"protection_groups: {{db: {{servers: [{DB}]}}}}\nwaves: [{{name: db, protection_groups: [db]}}]\n")
+    monkeypatch.setenv("DRS_PLANS_FOLDER", str(folder))
+    _, text = _discover(capsys, tmp_path, "--endpoint", endpoint)
+    assert "| also in plan db (db.yaml)" in _line_of(text, DB) and "three-tier" not in text
