@@ -54,6 +54,10 @@ def discover(args: argparse.Namespace) -> int:
     if catalogue is not None and catalogue.invalid_files:
         print(f"drs-plan discover: note: {len(catalogue.invalid_files)} invalid plan file(s) under {plans_dir} "
               "(`drs-plan validate` lists why): their servers are not marked", file=sys.stderr)
+    existing = catalogue.plans.get(args.name) if catalogue is not None and args.name else None
+    if existing is not None:
+        print(f"drs-plan discover: note: plan {args.name} is already in {existing.source_file}: the draft would "
+              "replace it (its servers are marked as in that plan)", file=sys.stderr)
     conn = None
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it

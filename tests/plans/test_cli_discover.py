@@ -219,3 +219,6 @@ def test_default_plans_folder_is_the_dag_factorys(sim, endpoint, capsys, tmp_pat
     monkeypatch.setenv("DRS_PLANS_FOLDER", str(folder))
     _, text = _discover(capsys, tmp_path, "--endpoint", endpoint)
     assert "| also in plan db (db.yaml)" in _line_of(text, DB) and "three-tier" not in text
+
+    assert main(["discover", "--endpoint", endpoint, "--name", "db"]) == 0  # regenerating a plan: said, not refused
+    assert f"note: plan db is already in {folder / 'db.yaml'}: the draft would replace it" in capsys.readouterr().err
