@@ -202,15 +202,15 @@ class RecoveryPlanOperations:
             plan = self._plan(state, body["recoveryPlanArn"])
             self._refuse_while_running(state, plan, f"change recovery plan {plan.name}")
             configuration = _one_configuration(body["configuration"], "configuration")
-            if len(plan.steps) >= MAX_STEPS:
-                raise errors.ApiError(402, "ServiceQuotaExceededException",
-                                      f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
-                                      resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
-                                      quotaCode=QUOTA_STEPS_PER_PLAN)
             self._unique_step_name(plan, body["stepName"])
             if "serverStepConfiguration" in configuration:
                 self._check_servers(state, plan, configuration["serverStepConfiguration"]["servers"],
                                     "configuration.serverStepConfiguration.servers")
+            if len(plan.steps) >= MAX_STEPS:  # after the request's own checks: a bad request says what is bad
+                raise errors.ApiError(402, "ServiceQuotaExceededException",
+                                      f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
+                                      resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
+                                      quotaCode=QUOTA_STEPS_PER_PLAN)
             order = body.get("stepOrder", len(plan.steps) + 1)
             if order > len(plan.steps) + 1:
                 raise errors.validation(f"stepOrder {order} leaves a gap: recovery plan {plan.name} has "
