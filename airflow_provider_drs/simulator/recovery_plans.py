@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import errors
-from .ids import ACCOUNT_ID, arn, hex_id, iso
+from .ids import ACCOUNT_ID, arn, iso, recovery_plan_id, recovery_plan_step_id
 
 if TYPE_CHECKING:
     from .state import DrsState, RegionState
@@ -145,7 +145,7 @@ class RecoveryPlanOperations:
             if replayed:
                 return {"recoveryPlan": self._plan_api(state, self._plan(state, replayed))}
             self._unique_plan_name(state, body["name"])
-            plan_arn = arn(region, "recovery-plan", "rp-" + hex_id(self.rng))
+            plan_arn = arn(region, "recovery-plan", recovery_plan_id(self.rng))
             plan = RecoveryPlan(plan_arn, body["name"], body.get("description"), now, now, dict(body.get("tags") or {}))
             store.plans[plan_arn] = plan
             self._remember(store, "CreateRecoveryPlan", body, plan_arn)
@@ -207,15 +207,17 @@ class RecoveryPlanOperations:
                 self._check_servers(state, plan, configuration["serverStepConfiguration"]["servers"],
                                     "configuration.serverStepConfiguration.servers")
             if len(plan.steps) >= MAX_STEPS:  # after the request's own checks: a bad request says what is bad
-                raise errors.ApiError(402, "ServiceQuotaExceededException",
-                                      f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
-                                      resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
-                                      quotaCode=QUOTA_STEPS_PER_PLAN)
+                raise errors.ApiError(
+                    402, "ServiceQuotaExceededException",
+                    f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
+                    resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
+                    quotaCode=QUOTA_STEPS_PER_PLAN)
             order = body.get("stepOrder", len(plan.steps) + 1)
             if order > len(plan.steps) + 1:
                 raise errors.validation(f"stepOrder {order} leaves a gap: recovery plan {plan.name} has "
                                         f"{len(plan.steps)} steps (omit stepOrder to append)", "stepOrder")
-            step = PlanStep(f"{plan.arn}/step/rps-{hex_id(self.rng)}", body["stepName"], configuration, now, now)
+            step_arn = f"{plan.arn}/step/{recovery_plan_step_id(self.rng)}"
+            step = PlanStep(step_arn, body["stepName"], configuration, now, now)
             plan.steps.insert(order - 1, step)
             plan.updated = now
             self._remember(store, "CreateRecoveryPlanStep", body, step.arn)

@@ -419,6 +419,10 @@ def test_snapshot_from_execution_source_servers(fast, drs):
     err = error_of(drs.start_recovery_plan_execution, recoveryPlanArn=plan_arn, mode="DRILL",
                    sourceServers=[{"sourceServerID": WEB1, "recoverySnapshotID": snapshot["snapshotID"]}])
     assert code(err) == "ValidationException" and WEB1 in str(err)
+    err = error_of(drs.start_recovery_plan_execution, recoveryPlanArn=plan_arn, mode="DRILL",
+                   sourceServers=[{"sourceServerID": DB, "recoverySnapshotID": "pit-00000000000000000"}])
+    assert code(err) == "ValidationException" and "pit-00000000000000000" in str(err)
+    assert drs.list_recovery_plan_executions()["recoveryPlanExecutions"] == []
     execution_arn = drs.start_recovery_plan_execution(
         recoveryPlanArn=plan_arn, mode="DRILL",
         sourceServers=[{"sourceServerID": DB, "recoverySnapshotID": snapshot["snapshotID"]}])[
