@@ -100,12 +100,9 @@ class RecoveryPlanExecutionOperations:
                 return {"recoveryPlanExecution": self._execution_api(self._execution(state, replayed))}
             plan = self._plan(state, body["recoveryPlanArn"])
             self._refuse_while_running(state, plan, f"start recovery plan {plan.name}")
-            if not plan.steps:
-                raise errors.validation(f"Recovery plan {plan.name} has no steps; add one with CreateRecoveryPlanStep",
-                                        "recoveryPlanArn")
             if self._plan_status(state, plan) != "ACTIVE":
-                raise errors.validation(f"Recovery plan {plan.name} is INVALID: a step names a source server "
-                                        f"{state.name} no longer has", "recoveryPlanArn")
+                raise errors.validation(f"Recovery plan {plan.name} is INVALID: it has no server step to run; add "
+                                        "one with CreateRecoveryPlanStep", "recoveryPlanArn")
             in_plan = {s for step in plan.steps for s in step.server_ids()}
             snapshots = {}
             for item in body.get("sourceServers") or ():

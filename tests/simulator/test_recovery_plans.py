@@ -76,7 +76,7 @@ def test_plan_crud_names_and_tags(drs):
     created = drs.create_recovery_plan(name="three tier", description="db then web", tags={"Owner": "sre"})
     plan = created["recoveryPlan"]
     assert plan["recoveryPlanArn"].startswith("arn:aws:drs:us-east-1:123456789012:recovery-plan/rp-")
-    assert plan["status"] == "ACTIVE" and plan["description"] == "db then web"
+    assert plan["status"] == "INVALID" and plan["description"] == "db then web"  # no server step yet
     assert drs.get_recovery_plan(recoveryPlanArn=plan["recoveryPlanArn"])["recoveryPlan"] == plan
     assert drs.list_tags_for_resource(resourceArn=plan["recoveryPlanArn"])["tags"] == {"Owner": "sre"}
 
@@ -88,6 +88,10 @@ def test_plan_crud_names_and_tags(drs):
     renamed = drs.update_recovery_plan(recoveryPlanArn=other["recoveryPlanArn"], name="renamed", description="x")
     assert renamed["recoveryPlan"]["name"] == "renamed" and renamed["recoveryPlan"]["description"] == "x"
 
+    drs.create_recovery_plan_step(recoveryPlanArn=other["recoveryPlanArn"], stepName="pause", configuration=wait(1))
+    assert drs.get_recovery_plan(recoveryPlanArn=other["recoveryPlanArn"])["recoveryPlan"]["status"] == "INVALID"
+    drs.create_recovery_plan_step(recoveryPlanArn=other["recoveryPlanArn"], stepName="db", configuration=servers(DB))
+    assert drs.get_recovery_plan(recoveryPlanArn=other["recoveryPlanArn"])["recoveryPlan"]["status"] == "ACTIVE"
     assert drs.delete_recovery_plan(recoveryPlanArn=other["recoveryPlanArn"])["recoveryPlanArn"] == other["recoveryPlanArn"]
     err = error_of(drs.get_recovery_plan, recoveryPlanArn=other["recoveryPlanArn"])
     assert code(err) == "ResourceNotFoundException" and err.response["resourceId"] == other["recoveryPlanArn"]
@@ -123,6 +127,8 @@ def test_steps_insert_at_order_or_append_and_reorder(drs):
     updated = drs.update_recovery_plan_step(recoveryPlanStepArn=arns["pause"], stepName="longer pause",
                                             configuration=wait(10))["recoveryPlanStep"]
     assert updated["stepName"] == "longer pause" and updated["stepOrder"] == 3
+    err = error_of(drs.update_recovery_plan_step, recoveryPlanStepArn=arns["pause"], configuration=servers(APP))
+    assert code(err) == "ValidationException" and "type" in str(err)
     assert drs.get_recovery_plan_step(recoveryPlanStepArn=arns["pause"])["recoveryPlanStep"] == updated
     drs.delete_recovery_plan_step(recoveryPlanStepArn=arns["db"])
     assert [s["stepOrder"] for s in drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn)["recoveryPlanSteps"]] == [1, 2]
@@ -201,7 +207,7 @@ def test_pagination(fast, drs):
     assert names == [f"plan-{i}" for i in range(5)]
     assert code(error_of(drs.list_recovery_plans, nextToken="garbage")) == "ValidationException"
 
-    plan_arn = plan_with(drs, "stepped", *[wait(1)] * 3)
+    plan_arn = plan_with(drs, "stepped", wait(120), servers(DB), wait(1))
     page = drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn, maxResults=2)
     rest = drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn, maxResults=2, nextToken=page["nextToken"])
     assert [s["stepOrder"] for s in page["recoveryPlanSteps"] + rest["recoveryPlanSteps"]] == [1, 2, 3]
@@ -355,8 +361,9 @@ def test_cancel_during_wait_is_immediate(fast, drs):
 
 
 def test_one_running_execution_per_plan_and_plan_locked_while_running(fast, drs):
-    plan_arn = plan_with(drs, "p", wait(120))
-    step_arn = drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn)["recoveryPlanSteps"][0]["recoveryPlanStepArn"]
+    plan_arn = plan_with(drs, "p", wait(120), servers(DB))
+    step_arn, server_step_arn = (s["recoveryPlanStepArn"] for s in
+                                 drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn)["recoveryPlanSteps"])
     execution_arn = drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL")[
         "recoveryPlanExecution"]["recoveryPlanExecutionArn"]
     for call, kwargs in ((drs.start_recovery_plan_execution, dict(recoveryPlanArn=plan_arn, mode="RECOVERY")),
@@ -367,9 +374,9 @@ def test_one_running_execution_per_plan_and_plan_locked_while_running(fast, drs)
         err = error_of(call, **kwargs)
         assert code(err) == "ConflictException" and execution_arn in str(err), call
     drs.cancel_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)
-    drs.delete_recovery_plan_step(recoveryPlanStepArn=step_arn)
+    drs.delete_recovery_plan_step(recoveryPlanStepArn=server_step_arn)  # only a wait step left: INVALID
     err = error_of(drs.start_recovery_plan_execution, recoveryPlanArn=plan_arn, mode="DRILL")
-    assert code(err) == "ValidationException" and "no steps" in str(err)
+    assert code(err) == "ValidationException" and "INVALID" in str(err)
     drs.delete_recovery_plan(recoveryPlanArn=plan_arn)
 
 
@@ -433,7 +440,7 @@ def test_snapshot_from_execution_source_servers(fast, drs):
 
 
 def test_reset_clears_plans_and_executions(fast, drs):
-    plan_arn = plan_with(drs, "p", wait(120))
+    plan_arn = plan_with(drs, "p", wait(120), servers(DB))
     drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL")
     fast.control.reset()
     assert drs.list_recovery_plans()["recoveryPlans"] == []
