@@ -79,6 +79,9 @@ def test_plan_crud_names_and_tags(drs):
     assert plan["status"] == "INVALID" and plan["description"] == "db then web"  # no server step yet
     assert drs.get_recovery_plan(recoveryPlanArn=plan["recoveryPlanArn"])["recoveryPlan"] == plan
     assert drs.list_tags_for_resource(resourceArn=plan["recoveryPlanArn"])["tags"] == {"Owner": "sre"}
+    drs.tag_resource(resourceArn=plan["recoveryPlanArn"], tags={"Tier": "all"})
+    drs.untag_resource(resourceArn=plan["recoveryPlanArn"], tagKeys=["Owner"])
+    assert drs.get_recovery_plan(recoveryPlanArn=plan["recoveryPlanArn"])["recoveryPlan"]["tags"] == {"Tier": "all"}
 
     err = error_of(drs.create_recovery_plan, name="three tier")
     assert code(err) == "ConflictException" and plan["recoveryPlanArn"] in str(err)
@@ -445,3 +448,11 @@ def test_reset_clears_plans_and_executions(fast, drs):
     fast.control.reset()
     assert drs.list_recovery_plans()["recoveryPlans"] == []
     assert drs.list_recovery_plan_executions()["recoveryPlanExecutions"] == []
+
+
+def test_faults_apply_to_recovery_plan_operations(sim, drs):
+    sim.control.throttle("GetRecoveryPlan", per_second=0, retry_after_seconds=3)
+    plan_arn = drs.create_recovery_plan(name="p")["recoveryPlan"]["recoveryPlanArn"]
+    err = error_of(drs.get_recovery_plan, recoveryPlanArn=plan_arn)
+    assert code(err) == "ThrottlingException" and err.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert sim.control.call_counts()["refused"] == {"GetRecoveryPlan": 1}
