@@ -299,10 +299,8 @@ class RecoveryPlanExecutionOperations:
     def _start_server_step(self: DrsState, state: RegionState, execution: Execution, step: ExecutionStep,
                            now: float, only_unlaunched: bool) -> None:
         servers = step.servers
-        if only_unlaunched:  # a retry: launch again what did not launch
-            job = state.jobs_by_id.get(step.job_id or "")
-            launched = {r.source_server_id for r in job.servers if r.outcome == "LAUNCHED"} if job else set()
-            servers = [s for s in servers if server_id_of(s["serverArn"]) not in launched]
+        if only_unlaunched:  # a retry: launch again what did not launch (in its own last job)
+            servers = [s for s in servers if self._server_outcome(state, s) != "LAUNCHED"]
         requested = []
         for item in servers:
             server_id = server_id_of(item["serverArn"])
@@ -323,17 +321,21 @@ class RecoveryPlanExecutionOperations:
             if item in servers:
                 item["jobID"] = job["jobID"]
 
+    def _server_outcome(self: DrsState, state: RegionState, item: dict) -> str | None:
+        """LAUNCHED / FAILED / ... of a step's server in the last job the step started for it."""
+        job = state.jobs_by_id.get(item.get("jobID", ""))
+        server_id = server_id_of(item["serverArn"])
+        return next((r.outcome for r in job.servers if r.source_server_id == server_id), None) if job else None
+
     def _settle_server_step(self: DrsState, state: RegionState, step: ExecutionStep, now: float) -> bool:
         """The step's verdict once its job is COMPLETED; False while the job runs."""
         job = state.jobs_by_id[step.job_id]
         if job.status(now) != "COMPLETED":
             return False
-        outcome = {}
-        for item in step.servers:  # each server's last job in this step (a retry relaunches some)
-            server_job = state.jobs_by_id[item["jobID"]]
-            run = next(r for r in server_job.servers if r.source_server_id == server_id_of(item["serverArn"]))
-            outcome[server_id_of(item["serverArn"])] = (item.get("impactLevel", "CRITICAL"), run.outcome)
-        failed = sorted(s for s, (level, result) in outcome.items() if level == "CRITICAL" and result != "LAUNCHED")
+        # Each server's outcome in its own last job of this step (a retry relaunches only some).
+        failed = sorted(server_id_of(item["serverArn"]) for item in step.servers
+                        if item.get("impactLevel", "CRITICAL") == "CRITICAL"
+                        and self._server_outcome(state, item) != "LAUNCHED")
         step.updated = job.ended
         if failed:
             step.status = "FAILED"

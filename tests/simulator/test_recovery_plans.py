@@ -226,7 +226,8 @@ def test_pagination(fast, drs):
 
 
 # -- executions -------------------------------------------------------------------------------------
-def test_execution_runs_steps_in_order_and_completes(fast, drs):
+def test_execution_runs_steps_in_order_and_completes(sim, drs):
+    sim.control.set_time_scale(0.05)  # launches of ~0.3 s: a poll every 20 ms sees each stage
     plan_arn = plan_with(drs, "three tier", servers(DB, (APP, "OPTIONAL")), wait(1), servers(WEB1, WEB2))
     started = drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL", tags={"Run": "1"})
     execution_arn = started["recoveryPlanExecution"]["recoveryPlanExecutionArn"]
@@ -298,12 +299,24 @@ def test_critical_failure_fails_execution_and_retry_succeeds(fast, drs):
     assert code(error_of(drs.retry_recovery_plan_execution_step,
                          recoveryPlanExecutionStepArn=second["recoveryPlanExecutionStepArn"])) == "ConflictException"
 
+    # A retry while the fault lasts fails again, relaunching APP alone.
+    again = drs.retry_recovery_plan_execution_step(recoveryPlanExecutionStepArn=first["recoveryPlanExecutionStepArn"])
+    assert again["recoveryPlanExecutionStep"]["attempt"] == 2
+    assert wait_status(drs, execution_arn, TERMINAL)["status"] == "FAILED"
+    second_job = steps_of(drs, execution_arn)[0]["configuration"]["executionServerStepConfiguration"]["servers"][1]["jobID"]
+    assert second_job != first_job
+    assert [s["sourceServerID"] for s in drs.describe_jobs(filters={"jobIDs": [second_job]})["items"][0][
+        "participatingServers"]] == [APP]
+
     fast.control.clear_faults()
     retried = drs.retry_recovery_plan_execution_step(recoveryPlanExecutionStepArn=first["recoveryPlanExecutionStepArn"])
     step = retried["recoveryPlanExecutionStep"]
-    assert step["attempt"] == 2 and step["status"] == "EXECUTING" and "errorDetail" not in step
+    assert step["attempt"] == 3 and step["status"] == "EXECUTING" and "errorDetail" not in step
     db_item, app_item = step["configuration"]["executionServerStepConfiguration"]["servers"]
-    assert app_item["jobID"] != first_job and db_item["jobID"] == first_job  # only what did not launch relaunches
+    # Only what did not launch relaunches: DB (launched by the first attempt) keeps its job.
+    assert app_item["jobID"] not in (first_job, second_job) and db_item["jobID"] == first_job
+    third_job = drs.describe_jobs(filters={"jobIDs": [app_item["jobID"]]})["items"][0]
+    assert [s["sourceServerID"] for s in third_job["participatingServers"]] == [APP]
     assert execution(drs, execution_arn)["status"] == "IN_PROGRESS"
     final = wait_status(drs, execution_arn, TERMINAL)
     assert final["status"] == "COMPLETED" and "errorDetail" not in final
@@ -334,11 +347,11 @@ def test_busy_server_fails_the_step_with_the_refusal(fast, drs):
     assert steps_of(drs, execution_arn)[0]["errorDetail"]["code"] == "ConflictException"
 
 
-def test_cancel_waits_for_running_job_and_keeps_instances(fast, drs):
+def test_cancel_waits_for_running_job_and_keeps_instances(sim, drs):
+    # At the fixture's time scale a launch takes ~0.6 s: the poll sees the first step EXECUTING.
     plan_arn = plan_with(drs, "p", servers(DB), servers(WEB1))
     execution_arn = drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL")[
         "recoveryPlanExecution"]["recoveryPlanExecutionArn"]
-    fast.control.set_time_scale(0.01)
     wait_until(lambda: steps_of(drs, execution_arn)[0]["status"] == "EXECUTING", 5)
     cancelled = drs.cancel_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)["recoveryPlanExecution"]
     assert cancelled["status"] == "CANCELLING"
