@@ -203,7 +203,7 @@ def _execution_settled(drs, execution_arn):
 @needs_native_recovery_plans()
 def test_native_recovery_plan_responses_conform(sim, drs, raw):
     """Every one of the 20 recovery-plan operations, at every stage an execution goes through."""
-    sim.control.set_time_scale(0.01)
+    sim.control.set_time_scale(0.05)  # a launch ~0.3 s: polls see each stage
     sim.control.fail_server(APP, "LAUNCH", "Simulated launch failure")
     plan = drs.create_recovery_plan(name="conformance", description="all operations", tags={"k": "v"})["recoveryPlan"]
     plan_arn = plan["recoveryPlanArn"]
@@ -230,6 +230,7 @@ def test_native_recovery_plan_responses_conform(sim, drs, raw):
     drs.update_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[1], waitDurationMinutes=2)
     sim.control.clear_faults()
     drs.retry_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[0])
+    drs.get_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)  # IN_PROGRESS again
     wait_until(lambda: drs.get_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[1])[
         "recoveryPlanExecutionStep"]["status"] == "WAITING", 10)
     drs.list_recovery_plan_execution_steps(recoveryPlanExecutionArn=execution_arn)

@@ -282,7 +282,9 @@ def test_recovery_mode_launches_recovery_jobs(fast, drs):
     assert [i["isDrill"] for i in drs.describe_recovery_instances()["items"]] == [False]
 
 
-def test_critical_failure_fails_execution_and_retry_succeeds(fast, drs):
+def test_critical_failure_fails_execution_and_retry_succeeds(sim, drs):
+    fast = sim
+    fast.control.set_time_scale(0.05)  # a launch ~0.3 s: the retried execution is seen IN_PROGRESS
     fast.control.fail_server(APP, "CONVERSION", "Failed to convert boot volume: bad GPT")
     plan_arn = plan_with(drs, "p", servers(DB, APP), servers(WEB1))
     execution_arn = drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL")[
