@@ -320,6 +320,8 @@ COMMANDS: list[Command] = [
             "listing every problem", _check_args, _check),
     Command("diff", "launch settings in DRS that differ from the plan, and which are drift; changes nothing; "
             "exit 1 when something differs", lambda p: _cli_diff().diff_args(p), lambda a: _cli_diff().diff(a)),
+    Command("iam-policy", "the least-privilege IAM policy (JSON) the plan's AWS connection needs, per mode",
+            lambda p: _cli_iam().iam_policy_args(p), lambda a: _cli_iam().iam_policy(a)),
     Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
             "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
 ]
@@ -329,6 +331,12 @@ def _cli_diff():
     from airflow_provider_drs import cli_diff
 
     return cli_diff
+
+
+def _cli_iam():
+    from airflow_provider_drs import cli_iam
+
+    return cli_iam
 
 
 def build_parser() -> argparse.ArgumentParser:
