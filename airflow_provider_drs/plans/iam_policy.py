@@ -55,7 +55,9 @@ class PolicyContext:
 
     @property
     def partition(self) -> str:
-        return "aws-cn" if self.region.startswith("cn-") else "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
 
     def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
         where = self.region if region is None else region
