@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from airflow_provider_drs.reports.run_report import format_table
 from tests.e2e.helpers import read_report, run_dag, task_states
 
 LACKING = {"ec2:DeleteVolume", "drs:TagResource"}
@@ -27,8 +28,10 @@ def test_drill_report_warns_of_the_actions_the_connection_lacks(dagbag, airflow_
     dag_run = run_dag(dagbag, "drs_diamond_drill")
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)  # a warning, not a stop
-    [finding] = [f for f in read_report(dag_run)["readiness"] if f["check"] == "permissions"]
+    report = read_report(dag_run)
+    [finding] = [f for f in report["readiness"] if f["check"] == "permissions"]
     assert finding["stopped_the_run"] is False
     assert "arn:aws:iam::123456789012:user/dr-airflow lacks 2 action(s)" in finding["message"]
     for action in LACKING:
         assert action in finding["message"]
+    assert f"WARNING permissions: {finding['message']}" in format_table(report)  # the report's table and e-mail
