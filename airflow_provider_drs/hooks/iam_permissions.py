@@ -110,9 +110,12 @@ class IamPermissionsHook(AwsBaseHook):
                 results = [r for page in pages for r in page["EvaluationResults"]]
             except (ClientError, BotoCoreError) as error:
                 code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
-                return PermissionCheck(principal=principal,
-                                       unchecked=f"{principal} may not call iam:SimulatePrincipalPolicy ({code}); "
-                                                 "allow it on the role itself to have preflight check the policy")
+                if code in ("AccessDenied", "AccessDeniedException"):
+                    why = (f"{principal} may not call iam:SimulatePrincipalPolicy ({code}); allow it on the role "
+                           "itself to have preflight check the policy")
+                else:
+                    why = f"iam:SimulatePrincipalPolicy for {principal} failed: {error}"
+                return PermissionCheck(principal=principal, unchecked=why)
             for item in results:
                 if item["EvalDecision"] != "allowed":
                     result.missing.setdefault(item["EvalActionName"], []).append(resource)
