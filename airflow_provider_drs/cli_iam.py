@@ -3,6 +3,7 @@ least-privilege IAM policy the plan's Airflow AWS connection needs, as JSON (pla
 
 Provider settings that add statements (S3 reports, CloudWatch metrics, the DRS events queue) come
 from the options, else from Airflow's [drs] configuration when Airflow is importable.
+IAM caps a managed policy at 6144 characters: --split prints a list of policies that each fit.
 Exit codes: 0 printed, 1 invalid plan, 2 usage error.
 """
 
@@ -12,7 +13,16 @@ import argparse
 import json
 import re
 
-from airflow_provider_drs.plans.iam_policy import POLICY_MODES, PolicyContext, build_policy
+import sys
+
+from airflow_provider_drs.plans.iam_policy import (
+    MANAGED_POLICY_MAX_CHARS,
+    POLICY_MODES,
+    PolicyContext,
+    build_policy,
+    policy_size,
+    split_policy,
+)
 
 ACCOUNT = re.compile(r"^\d{12}$")
 UNSET = "-"  # an option given as '-' turns the configured setting off
@@ -30,6 +40,9 @@ def iam_policy_args(parser: argparse.ArgumentParser) -> None:
                         help="where run reports go (default: [drs] reports_location; '-' for none)")
     parser.add_argument("--metrics-namespace", metavar="NS",
                         help="CloudWatch namespace of run metrics (default: [drs] metrics_namespace; '-' for none)")
+    parser.add_argument("--split", action="store_true",
+                        help=f"print a JSON list of policies, each within IAM's {MANAGED_POLICY_MAX_CHARS}-character "
+                             "managed-policy quota (attach them all)")
     parser.add_argument("--events-queue", metavar="URL",
                         help="SQS queue of DRS events (default: the plan's events_queue, else [drs] events_queue_url)")
 
@@ -59,5 +72,13 @@ def iam_policy(args: argparse.Namespace) -> int:
         reports_location=_setting(args.reports, "reports_location", None),
         metrics_namespace=_setting(args.metrics_namespace, "metrics_namespace", DEFAULT_NAMESPACE),
         events_queue_url=_setting(args.events_queue, "events_queue_url", None))
-    print(json.dumps(build_policy(plan, args.mode, context), indent=2))
+    policy = build_policy(plan, args.mode, context)
+    if args.split:
+        print(json.dumps(split_policy(policy), indent=2))
+        return 0
+    print(json.dumps(policy, indent=2))
+    size = policy_size(policy)
+    if size > MANAGED_POLICY_MAX_CHARS:  # on stderr: stdout stays the policy, for redirection
+        print(f"drs-plan iam-policy: note: {size} characters, over IAM's {MANAGED_POLICY_MAX_CHARS} for one managed "
+              "policy (an inline role policy may hold 10240); --split prints it as several", file=sys.stderr)
     return 0

@@ -17,6 +17,7 @@ Every statement's Sid says why it is there (IAM allows only [A-Za-z0-9] in a Sid
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -321,3 +322,39 @@ def policy_actions(policy: Mapping[str, Any]) -> list[str]:
         action = statement["Action"]
         seen.update(dict.fromkeys([action] if isinstance(action, str) else action))
     return list(seen)
+
+
+MANAGED_POLICY_MAX_CHARS = 6144  # IAM's size quota of a managed policy, whitespace not counted
+
+
+def policy_size(policy: Mapping[str, Any]) -> int:
+    """The size IAM counts: the document without whitespace outside strings."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def split_policy(policy: Mapping[str, Any], limit: int = MANAGED_POLICY_MAX_CHARS) -> list[dict[str, Any]]:
+    """The policy as several documents, each within ``limit`` (one managed policy each), together
+    granting exactly the same. A statement too big on its own is cut by resources (Sid + PartN)."""
+    pieces: list[dict[str, Any]] = []
+    for statement in policy["Statement"]:
+        pieces += _cut(dict(statement), limit)
+    documents: list[dict[str, Any]] = []
+    for piece in pieces:
+        if documents and policy_size({**documents[-1], "Statement": [*documents[-1]["Statement"], piece]}) <= limit:
+            documents[-1]["Statement"].append(piece)
+        else:
+            documents.append({"Version": policy["Version"], "Statement": [piece]})
+    return documents
+
+
+def _cut(statement: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    if policy_size({"Version": "2012-10-17", "Statement": [statement]}) <= limit or len(resources) < 2:
+        return [statement]
+    size = max(1, len(resources) // 2)
+    parts = []
+    for n, start in enumerate(range(0, len(resources), size), 1):
+        chunk = resources[start:start + size]
+        parts += _cut({**statement, "Sid": f"{statement['Sid']}Part{n}",
+                       "Resource": chunk[0] if len(chunk) == 1 else chunk}, limit)
+    return parts

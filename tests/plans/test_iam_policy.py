@@ -12,7 +12,15 @@ import pytest
 
 from airflow_provider_drs.cli import main
 from airflow_provider_drs.plans import load_catalogue
-from airflow_provider_drs.plans.iam_policy import POLICY_MODES, PolicyContext, build_policy, policy_actions
+from airflow_provider_drs.plans.iam_policy import (
+    MANAGED_POLICY_MAX_CHARS,
+    POLICY_MODES,
+    PolicyContext,
+    build_policy,
+    policy_actions,
+    policy_size,
+    split_policy,
+)
 
 PLANS_DIR = Path(__file__).parents[2] / "dags" / "plans"
 SAMPLE_PLANS = sorted(p.stem for p in PLANS_DIR.glob("*.yaml"))
@@ -153,3 +161,27 @@ def test_native_plan_adds_the_recovery_plan_actions(operations):
     if not has_native_recovery_plans():  # this botocore predates the API: the names can't be checked here
         pytest.skip("botocore without DRS recovery plans")
     assert {a.partition(":")[2] for a in actions} <= operations["drs"]
+
+
+def test_split_policies_fit_the_managed_policy_quota_and_grant_the_same(capsys):
+    whole = _policy(capsys, "orders", "--account", "123456789012")
+    assert main(["iam-policy", "orders", "--plans", str(PLANS_DIR), "--account", "123456789012", "--split"]) == 0
+    parts = json.loads(capsys.readouterr().out)
+    assert len(parts) >= 2
+    for part in parts:
+        assert part["Version"] == "2012-10-17" and policy_size(part) <= MANAGED_POLICY_MAX_CHARS
+    assert [s for part in parts for s in part["Statement"]] == whole["Statement"]
+
+
+def test_a_statement_too_big_alone_is_cut_by_resources():
+    servers = [f"arn:aws:drs:us-east-1:*:source-server/s-{n:017d}" for n in range(300)]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DrsLaunchesThePlansListedServers", "Effect": "Allow", "Action": ["drs:StartRecovery"],
+         "Resource": servers}]}
+    parts = split_policy(policy)
+    statements = [s for part in parts for s in part["Statement"]]
+    assert all(policy_size(part) <= MANAGED_POLICY_MAX_CHARS for part in parts)
+    assert [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])] \
+        == servers
+    sids = [s["Sid"] for s in statements]
+    assert len(set(sids)) == len(sids) and all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
