@@ -10,8 +10,10 @@ nothing here ever fails a run.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
 _TYPES = {"Bool": "boolean", "Null": "string"}
+SIMULATION_WORKERS = 4
 
 
 def principal_of(caller_arn: str) -> tuple[str, str | None]:
@@ -51,14 +54,19 @@ def context_entries(condition: Mapping[str, Mapping[str, Any]] | None) -> list[d
 
 
 def simulations(policy: Mapping[str, Any]) -> list[tuple[list[str], str, list[dict[str, Any]]]]:
-    """(actions, resource, context entries): one SimulatePrincipalPolicy call each."""
-    out = []
+    """(actions, resource, context entries): one SimulatePrincipalPolicy call each. Statements on
+    the same resource under the same conditions share a call (a preflight on the worst day should
+    not wait on dozens of IAM round trips)."""
+    calls: dict[tuple[str, str], tuple[list[str], str, list[dict[str, Any]]]] = {}
     for statement in policy["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        context = context_entries(statement.get("Condition"))
         for resource in resources:
-            out.append((list(actions), resource, context_entries(statement.get("Condition"))))
-    return out
+            key = (resource, json.dumps(context, sort_keys=True))
+            known = calls.setdefault(key, ([], resource, context))[0]
+            known.extend(a for a in actions if a not in known)
+    return list(calls.values())
 
 
 @dataclass
@@ -99,24 +107,38 @@ class IamPermissionsHook(AwsBaseHook):
             except (ClientError, BotoCoreError):
                 pass
         result = PermissionCheck(principal=principal)
-        for actions, resource, context in simulations(policy):
-            kwargs: dict[str, Any] = {"PolicySourceArn": principal, "ActionNames": actions}
-            if resource != "*":
-                kwargs["ResourceArns"] = [resource]
-            if context:
-                kwargs["ContextEntries"] = context
-            try:
-                pages = self.conn.get_paginator("simulate_principal_policy").paginate(**kwargs)
-                results = [r for page in pages for r in page["EvaluationResults"]]
-            except (ClientError, BotoCoreError) as error:
-                code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
-                if code in ("AccessDenied", "AccessDeniedException"):
-                    why = (f"{principal} may not call iam:SimulatePrincipalPolicy ({code}); allow it on the role "
-                           "itself to have preflight check the policy")
-                else:
-                    why = f"iam:SimulatePrincipalPolicy for {principal} failed: {error}"
-                return PermissionCheck(principal=principal, unchecked=why)
-            for item in results:
+        client = self.conn
+        calls = simulations(policy)
+        # A few calls at once (boto3 clients are thread-safe): dozens of sequential IAM round trips
+        # would hold preflight for seconds before a recovery.
+        with ThreadPoolExecutor(max_workers=SIMULATION_WORKERS) as pool:
+            answers = list(pool.map(lambda call: _simulate(client, principal, *call), calls))
+        for (_, resource, _), answer in zip(calls, answers):
+            if isinstance(answer, Exception):
+                return PermissionCheck(principal=principal, unchecked=_why_unchecked(principal, answer))
+            for item in answer:
                 if item["EvalDecision"] != "allowed":
                     result.missing.setdefault(item["EvalActionName"], []).append(resource)
         return result
+
+
+def _simulate(client: Any, principal: str, actions: list[str], resource: str,
+              context: list[dict[str, Any]]) -> list[dict[str, Any]] | Exception:
+    kwargs: dict[str, Any] = {"PolicySourceArn": principal, "ActionNames": actions}
+    if resource != "*":
+        kwargs["ResourceArns"] = [resource]
+    if context:
+        kwargs["ContextEntries"] = context
+    try:
+        pages = client.get_paginator("simulate_principal_policy").paginate(**kwargs)
+        return [r for page in pages for r in page["EvaluationResults"]]
+    except (ClientError, BotoCoreError) as error:
+        return error
+
+
+def _why_unchecked(principal: str, error: Exception) -> str:
+    code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+    if code in ("AccessDenied", "AccessDeniedException"):
+        return (f"{principal} may not call iam:SimulatePrincipalPolicy ({code}); allow it on the role itself to "
+                "have preflight check the policy")
+    return f"iam:SimulatePrincipalPolicy for {principal} failed: {error}"
