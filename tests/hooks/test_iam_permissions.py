@@ -94,3 +94,25 @@ def test_assumed_role_maps_to_its_role_and_conditions_become_context():
         "aws:ViaAWSService": (["true"], "boolean"),
         "aws:ResourceTag/AWSElasticDisasterRecoveryManaged": (["drs-plan"], "string"),
         "aws:CalledVia": (["drs.amazonaws.com"], "stringList")}
+
+
+def test_an_assumed_role_session_is_checked_as_its_role_path_included(sim, monkeypatch):
+    iam = sim.client("iam")
+    iam.create_role(RoleName="dr-airflow", Path="/dr/", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="dr-airflow", PolicyName="reads", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["drs:Describe*", "iam:*"], "Resource": "*"}]}))
+    creds = sim.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/dr/dr-airflow",
+                                          RoleSessionName="preflight")["Credentials"]
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_ROLE", json.dumps({
+        "conn_type": "aws", "login": creds["AccessKeyId"], "password": creds["SecretAccessKey"],
+        "extra": {"aws_session_token": creds["SessionToken"], "endpoint_url": sim.endpoint_url,
+                  "region_name": "us-east-1"}}))
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Reads", "Effect": "Allow", "Action": ["drs:DescribeJobs"], "Resource": "*"},
+        {"Sid": "Launches", "Effect": "Allow", "Action": ["drs:StartRecovery"],
+         "Resource": f"arn:aws:drs:us-east-1:{ACCOUNT}:source-server/s-3578f52ef3bdd58b4"}]}
+    check = IamPermissionsHook(aws_conn_id="aws_role", region_name="us-east-1").check(policy)
+    assert check.unchecked is None, check.unchecked
+    assert check.principal == f"arn:aws:iam::{ACCOUNT}:role/dr/dr-airflow"
+    assert check.missing == {"drs:StartRecovery": [f"arn:aws:drs:us-east-1:{ACCOUNT}:source-server/s-3578f52ef3bdd58b4"]}
