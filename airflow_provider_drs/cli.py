@@ -8,6 +8,7 @@ iam-policy, report, ...) is added by appending to that list, possibly from its o
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -309,6 +310,15 @@ def _events_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lazy(module: str, function: str) -> Callable[[Any], Any]:
+    """``function`` of the CLI module ``module``, imported on first call: each subcommand's imports
+    (boto3, Airflow's providers) cost only the command that runs."""
+    def call(argument: Any) -> Any:
+        return getattr(importlib.import_module(f"airflow_provider_drs.{module}"), function)(argument)
+
+    return call
+
+
 COMMANDS: list[Command] = [
     Command("validate", "check plans; print every error as FILE:LINE: path: message", _validate_args, _validate),
     Command("graph", "print a plan's wave graph (Mermaid, or an indented tree)", _graph_args, _graph),
@@ -319,24 +329,14 @@ COMMANDS: list[Command] = [
     Command("check", "is a plan ready to run? servers, replication, RPO, active jobs, documents, topic; exit 1 "
             "listing every problem", _check_args, _check),
     Command("diff", "launch settings in DRS that differ from the plan, and which are drift; changes nothing; "
-            "exit 1 when something differs", lambda p: _cli_diff().diff_args(p), lambda a: _cli_diff().diff(a)),
+            "exit 1 when something differs", _lazy("cli_diff", "diff_args"), _lazy("cli_diff", "diff")),
     Command("discover", "draft a plan from the source servers DRS replicates (YAML on stdout); reads only",
-            lambda p: _cli_discover().discover_args(p), lambda a: _cli_discover().discover(a)),
+            _lazy("cli_discover", "discover_args"), _lazy("cli_discover", "discover")),
+    Command("iam-policy", "the least-privilege IAM policy (JSON) the plan's AWS connection needs, per mode",
+            _lazy("cli_iam", "iam_policy_args"), _lazy("cli_iam", "iam_policy")),
     Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
             "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
 ]
-
-
-def _cli_diff():
-    from airflow_provider_drs import cli_diff
-
-    return cli_diff
-
-
-def _cli_discover():
-    from airflow_provider_drs import cli_discover
-
-    return cli_discover
 
 
 def build_parser() -> argparse.ArgumentParser:

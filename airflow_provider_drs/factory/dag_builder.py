@@ -39,6 +39,7 @@ from airflow_provider_drs.plan_tasks import (
     APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT,
     RESTORE_LAUNCH_SETTINGS, ROLLBACK, SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, WAIT_UNTIL_READY, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
+from airflow_provider_drs.plans.iam_policy import PolicyContext, build_policy
 from airflow_provider_drs.plans.launch import launch_spec
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
@@ -59,6 +60,17 @@ def polling() -> dict[str, float]:
         "min_poll_interval": conf.getfloat("drs", "min_poll_interval", fallback=2.0),
         "max_poll_interval": conf.getfloat("drs", "max_poll_interval", fallback=30.0),
     }
+
+
+def iam_policy(plan: Plan, mode: str, events_queue_url: str | None) -> dict[str, Any]:
+    """The IAM policy preflight checks the connection against (`drs-plan iam-policy`, this mode)."""
+    from airflow_provider_drs.reports.metrics import DEFAULT_NAMESPACE
+
+    context = PolicyContext(
+        region=plan.region, reports_location=conf.get("drs", "reports_location", fallback="") or None,
+        metrics_namespace=conf.get("drs", "metrics_namespace", fallback=DEFAULT_NAMESPACE) or None,
+        events_queue_url=events_queue_url)
+    return build_policy(plan, mode, context)
 
 
 def events(plan: Plan) -> dict[str, Any]:
@@ -117,7 +129,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
             rpo_minutes=plan.rpo_minutes, documents=plan.documents(mode), topic_arn=plan.notifications.sns_topic_arn,
             readiness_warnings=list(plan.drill.readiness_warnings), launch=launch_spec(plan.protection_groups, mode),
-            **conn)
+            iam_policy=iam_policy(plan, mode, listen["events_queue_url"]), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)

@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
+from airflow_provider_drs.hooks.iam_permissions import IamPermissionsHook
 from airflow_provider_drs.hooks.readiness import (
     check_documents,
     check_servers,
@@ -57,7 +58,8 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
     def __init__(self, *, plan_name: str, waves: Mapping[str, Mapping[str, Any]], is_drill: bool = True,
                  max_servers_per_job: int = MAX_SERVERS_PER_JOB, rpo_minutes: int | None = None,
                  documents: Sequence[str] = (), topic_arn: str | None = None,
-                 readiness_warnings: Sequence[str] = (), launch: Mapping[str, Any] | None = None, **kwargs: Any):
+                 readiness_warnings: Sequence[str] = (), launch: Mapping[str, Any] | None = None,
+                 iam_policy: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan_name = plan_name
         self.is_drill = is_drill
@@ -68,6 +70,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         self.topic_arn = topic_arn
         self.readiness_warnings = list(readiness_warnings)
         self.launch = launch  # plans.launch.launch_spec of this mode
+        self.iam_policy = iam_policy  # plans.iam_policy.build_policy of this mode: checked, never enforced
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
@@ -88,6 +91,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
                              finding.message)
         findings = [{"check": f.check, "message": f.message, "stopped_the_run": f in problems}
                     for f in readiness.findings]
+        findings += self._permission_findings()
         context["ti"].xcom_push(key=READINESS, value=findings)
         if problems:
             raise AirflowFailException(
@@ -109,3 +113,23 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
                                   context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch or {},
                                   inventory, every_server, self.log)
         return resolved
+
+    def _permission_findings(self) -> list[dict[str, Any]]:
+        """The policy's actions the connection's principal lacks, as warnings (never a stop: the
+        simulation can be wrong where the real call would pass, e.g. under an SCP or a boundary)."""
+        if not self.iam_policy:
+            return []
+        try:
+            hook = IamPermissionsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+            check = hook.check(self.iam_policy)
+        except Exception as error:  # a permission check must never fail the run
+            self.log.info("drs.preflight plan=%s IAM permissions not checked: %s", self.plan_name, error)
+            return []
+        if check.unchecked:
+            self.log.info("drs.preflight plan=%s %s", self.plan_name, check.message())
+            return []
+        if not check.missing:
+            self.log.info("drs.preflight plan=%s %s", self.plan_name, check.message())
+            return []
+        self.log.warning("drs.readiness plan=%s check=permissions (warning): %s", self.plan_name, check.message())
+        return [{"check": "permissions", "message": check.message(), "stopped_the_run": False}]

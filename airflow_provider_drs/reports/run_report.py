@@ -323,6 +323,9 @@ def format_table(report: Mapping[str, Any]) -> str:
             lines.append(f"Launch setting {server} {key}: {old} -> {new}")
     lines += [f"WARNING launch setting drift: {d}" for d in launch.get("drift") or ()]
     lines += [f"Launch settings of {s} after the drill: {r}" for s, r in (launch.get("restored") or {}).items()]
+    # Preflight's findings (readiness, IAM permissions): what warned, and what stopped the run.
+    lines += [f"{'STOPPED THE RUN' if f.get('stopped_the_run') else 'WARNING'} {f['check']}: {f['message']}"
+              for f in report.get("readiness") or ()]
     decision = report.get("decision")
     if decision:
         who = "the plan's default (nobody answered)" if decision["timed_out"] else decision["by"] or "unknown"

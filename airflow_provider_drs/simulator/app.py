@@ -1,6 +1,7 @@
 """The single endpoint: routes each request as AWS does, by the service in its SigV4 credential
-scope. DRS and SSM Automation are served here, and so is the health of recovery instances
-(instance_health.py); everything else goes to the embedded moto.
+scope. DRS and SSM Automation are served here, and so are the health of recovery instances
+(instance_health.py) and IAM's SimulatePrincipalPolicy (iam_simulation.py); everything else goes
+to the embedded moto.
 
 Every request first advances the region's DRS state, so a forwarded EC2 call already sees the
 instance of a server that has just crossed into LAUNCHED.
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from . import control, drs_api, errors, moto_bridge, ssm_automation
+from . import control, drs_api, errors, iam_simulation, moto_bridge, ssm_automation
 from .simulation import Simulation
 
 DEFAULT_REGION = "us-east-1"
@@ -99,6 +100,8 @@ class SimulatorApp:
         name = operation if protocol else _forwarded_name(service, target, headers, body, scope["method"])
         if not protocol and body and sim.health.handles(name, region, body):
             protocol = "health"  # about recovery instances: status checks, SSM agent, Run Command
+        elif not protocol and iam_simulation.handles(name):
+            protocol = "iam-simulation"  # moto has no SimulatePrincipalPolicy
         scope["sim.name"] = name
         if body is None:
             sim.count(name or scope["path"], "dropped")
@@ -123,6 +126,11 @@ class SimulatorApp:
             sim.count(name)
             status, media_type, content = sim.health.answer(name, region, await _read_body(receive) or b"")
             return await Response(content, status, media_type=media_type)(scope, receive, send)
+        if protocol == "iam-simulation":
+            sim.count(name)
+            authorization = dict(scope["headers"]).get(b"authorization")
+            status, xml = iam_simulation.answer(await _read_body(receive) or b"", authorization)
+            return await Response(xml, status, media_type="text/xml")(scope, receive, send)
         if operation is None:
             sim.count(f"drs:{scope['method']} {scope['path']}", "refused")
             err = errors.ApiError(404, "UnknownOperationException",
