@@ -10,6 +10,7 @@ botocore knows the API (drs_api_support).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,13 @@ from airflow_provider_drs.plans.native import NativeStep
 # drs-plan's mark on the native plans it made: the plan's name, and the file it came from.
 PLAN_TAG = "drs-plan:plan"
 FILE_TAG = "drs-plan:file"
+
+
+def _hour() -> int:
+    """In the idempotency tokens: a retry (seconds later) repeats the request, while the same plan
+    exported again after it was deleted, hours later, is a new one (DRS would answer the old token
+    with the deleted plan)."""
+    return int(time.time() // 3600)
 
 
 @dataclass
@@ -95,7 +103,7 @@ class DrsRecoveryPlanHook(RetryAfterMixin, AwsBaseHook):
             sync = NativeSync(None, [Write("CreateRecoveryPlan", name, f"tagged {PLAN_TAG}={plan_name}")])
             if not dry_run:
                 # Same plan, same request: a create retried after a lost answer makes no second plan.
-                token = client_token("CreateRecoveryPlan", name, description, tags, [s.name for s in steps])
+                token = client_token("CreateRecoveryPlan", name, description, tags, [s.name for s in steps], _hour())
                 created = self.conn.create_recovery_plan(name=name, description=description, tags=tags,
                                                          clientToken=token)["recoveryPlan"]
                 sync.plan_arn = created["recoveryPlanArn"]
@@ -139,7 +147,8 @@ class DrsRecoveryPlanHook(RetryAfterMixin, AwsBaseHook):
         for step in diff.create:
             sync.writes.append(Write("CreateRecoveryPlanStep", f"{name}/{step.name}", describe(step)))
             if not dry_run:
-                token = client_token("CreateRecoveryPlanStep", sync.plan_arn, step.name, step.configuration(), before)
+                token = client_token("CreateRecoveryPlanStep", sync.plan_arn, step.name, step.configuration(), before,
+                                     _hour())
                 self.conn.create_recovery_plan_step(recoveryPlanArn=sync.plan_arn, stepName=step.name,
                                                     configuration=step.configuration(), clientToken=token)
         wanted = [s.name for s in steps]

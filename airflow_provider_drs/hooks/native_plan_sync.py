@@ -5,6 +5,9 @@ Steps are matched by name (drs-plan names a server step after its wave, a wait s
 wave it delays). Order of the writes: deletes first (a plan holds at most 20 steps, and a create
 beside a step it replaces could pass that), then updates, then creates; a reorder, when the
 resulting order is not the wanted one, comes last (it needs the created steps' ARNs).
+A source server may be in one step of a plan at a time (the simulator enforces it; it is the
+safe reading of DRS): an update that takes a server from another step waits until that step has
+let it go, and updates that trade servers in a cycle become a delete and a create.
 """
 
 from __future__ import annotations
@@ -69,9 +72,43 @@ def diff_steps(existing: Sequence[Mapping[str, Any]], wanted: Sequence[NativeSte
             diff.create.append(step)
     kept = {id(s) for s in matched.values()}
     diff.delete = [s for s in existing if id(s) not in kept]
+    _order_updates(diff, existing, kept)
+    kept = {id(current) for current in matched.values()} - {id(s) for s in diff.delete}
+    position = {s.name: i for i, s in enumerate(wanted)}
+    diff.create.sort(key=lambda s: position[s.name])
     # Created steps land after the kept ones (CreateRecoveryPlanStep without stepOrder appends).
     diff.kept_order = [s["stepName"] for s in existing if id(s) in kept] + [s.name for s in diff.create]
     return diff
+
+
+def _arns(step: NativeStep) -> set[str]:
+    return {arn for arn, _ in step.servers}
+
+
+def _order_updates(diff: StepDiff, existing: Sequence[Mapping[str, Any]], kept: set[int]) -> None:
+    """Order ``diff.update`` so no update adds a server another step still holds; an update that
+    cannot go (servers traded in a cycle) becomes a delete now and a create after the updates."""
+    holder = {arn: step["stepName"] for step in existing if id(step) in kept
+              for arn in _arns(NativeStep.from_api(step))}
+    pending, ordered = list(diff.update), []
+    while pending:
+        for i, (current, step) in enumerate(pending):
+            have = _arns(NativeStep.from_api(current))
+            if all(holder.get(arn) in (None, step.name) for arn in _arns(step) - have):
+                break
+        else:
+            current, step = pending.pop(0)
+            diff.delete.append(current)
+            diff.create.append(step)
+            for arn in _arns(NativeStep.from_api(current)):
+                holder.pop(arn, None)
+            continue
+        pending.pop(i)
+        ordered.append((current, step))
+        for arn in have:
+            holder.pop(arn, None)
+        holder.update(dict.fromkeys(_arns(step), step.name))
+    diff.update = ordered
 
 
 def client_token(*parts: Any) -> str:
