@@ -16,6 +16,8 @@ import-native NAME (--conn ID | --endpoint URL) [--region R]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 from typing import Any
@@ -35,7 +37,7 @@ def export_args(parser: argparse.ArgumentParser) -> None:
 
 
 def export_native(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs
+    from airflow_provider_drs.cli import _load_plan, _quiet_aws_logs
 
     plan = _load_plan(args)
     if plan is None:
@@ -46,12 +48,23 @@ def export_native(args: argparse.Namespace) -> int:
               "starting with a letter or digit; at most 256)", file=sys.stderr)
         return 2
     _quiet_aws_logs()
+    out: list[str] = []
+    # stdout is the writes (or the FILE:LINE errors) alone: what Airflow or botocore log goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        code = _export(args, plan, name, out)
+    for line in out:
+        print(line)
+    return code
+
+
+def _export(args: argparse.Namespace, plan: Any, name: str, out: list[str]) -> int:
+    from airflow_provider_drs.cli import _aws_conn
     from airflow_provider_drs.drs_api_support import DrsNativePlansUnsupported
     from airflow_provider_drs.exceptions import DrsForeignNativePlan
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 
-    hook = DrsRecoveryPlanHook(aws_conn_id=_aws_conn(args, plan), region_name=plan.region)
     try:
+        hook = DrsRecoveryPlanHook(aws_conn_id=_aws_conn(args, plan), region_name=plan.region)
         servers = hook.source_servers()
         tag_servers = {group: [sid for sid, s in servers.items()
                                if all(s["tags"].get(k) == v for k, v in spec.tags.items())]
@@ -60,8 +73,7 @@ def export_native(args: argparse.Namespace) -> int:
         for warning in export.warnings:
             print(f"WARNING {warning}", file=sys.stderr)
         if export.errors:
-            for error in export.errors:
-                print(error)
+            out.extend(str(error) for error in export.errors)
             print(f"drs-plan: plan {plan.name} does not fit a DRS native recovery plan ({len(export.errors)} "
                   "error(s)); nothing written", file=sys.stderr)
             return 1
@@ -78,12 +90,11 @@ def export_native(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     prefix = "would " if args.dry_run else ""
-    for write in sync.writes:
-        print(f"{prefix}{write}")
+    out.extend(f"{prefix}{write}" for write in sync.writes)
     if not sync.writes:
-        print(f"native plan {name} is up to date with plan {plan.name} ({len(export.steps)} steps)")
+        out.append(f"native plan {name} is up to date with plan {plan.name} ({len(export.steps)} steps)")
     elif not args.dry_run:
-        print(f"native plan {name} ({sync.plan_arn}): {len(sync.writes)} write(s), {len(export.steps)} steps")
+        out.append(f"native plan {name} ({sync.plan_arn}): {len(sync.writes)} write(s), {len(export.steps)} steps")
     return 0
 
 
@@ -97,8 +108,6 @@ def import_args(parser: argparse.ArgumentParser) -> None:
 
 
 def import_native(args: argparse.Namespace) -> int:
-    import os
-
     from airflow_provider_drs.cli import _quiet_aws_logs
 
     if args.region and not re.match(REGION_PATTERN, args.region):
@@ -107,26 +116,34 @@ def import_native(args: argparse.Namespace) -> int:
     _quiet_aws_logs()
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint
-    from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
-
-    hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else (args.conn or "aws_default"),
-                               region_name=args.region)
     try:
-        summary = hook.find_plan(args.name)
-        if summary is None:
-            print(f"drs-plan: no native recovery plan named {args.name!r} in {_region(hook, args)}", file=sys.stderr)
-            return 1
-        native = hook.get_plan(summary["recoveryPlanArn"])
-        steps = hook.plan_steps(summary["recoveryPlanArn"])
-        hostnames = {sid: s["hostname"] for sid, s in hook.source_servers().items() if s["hostname"]}
-        text, warnings = native_to_plan_yaml(native, steps, _region(hook, args), hostnames)
+        # stdout is the YAML alone: whatever Airflow or botocore log meanwhile goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            text, warnings = _import(args)
     except Exception as exc:  # botocore, connection and credential errors, a too-old botocore alike
         print(f"drs-plan: error: importing the native plan {args.name!r} failed: {exc}", file=sys.stderr)
         return 2
+    if text is None:
+        return 1
     for warning in warnings:
         print(f"WARNING {warning}", file=sys.stderr)
     print(text, end="")
     return 0
+
+
+def _import(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
+
+    hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else (args.conn or "aws_default"),
+                               region_name=args.region)
+    summary = hook.find_plan(args.name)
+    if summary is None:
+        print(f"drs-plan: no native recovery plan named {args.name!r} in {_region(hook, args)}", file=sys.stderr)
+        return None, []
+    native = hook.get_plan(summary["recoveryPlanArn"])
+    steps = hook.plan_steps(summary["recoveryPlanArn"])
+    hostnames = {sid: s["hostname"] for sid, s in hook.source_servers().items() if s["hostname"]}
+    return native_to_plan_yaml(native, steps, _region(hook, args), hostnames)
 
 
 def _region(hook: Any, args: argparse.Namespace) -> str:
