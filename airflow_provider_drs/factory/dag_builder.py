@@ -22,7 +22,6 @@ from typing import Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.standard.sensors.time_delta import WaitSensor
 from airflow.sdk import DAG, Param, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task, action_task_id, hitl_users
@@ -44,6 +43,7 @@ from airflow_provider_drs.plans.launch import launch_spec
 from airflow_provider_drs.plans.model import SQS_QUEUE_URL
 from airflow_provider_drs.sensors.drs import DrsJobSensor
 from airflow_provider_drs.sensors.instance_health import DrsWaveHealthSensor
+from airflow_provider_drs.sensors.wave_delay import WaveDelaySensor
 from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.version_compat import (
     AIRFLOW_VERSION, DEADLINE_ALERTS_HAVE_NAMES, HAS_DEADLINE_ALERTS, AsyncCallback, DeadlineAlert,
@@ -255,7 +255,7 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
         mode = "drill" if drill else "recovery"
         # delay_minutes: measured from the wait task's own start (after the upstream waves), and
         # deferred, so a long delay holds no worker slot.
-        delay = [WaitSensor(task_id=DELAY, time_to_wait=timedelta(minutes=wave.delay_minutes), deferrable=True)
+        delay = [WaveDelaySensor(task_id=DELAY, time_to_wait=timedelta(minutes=wave.delay_minutes))
                  ] if wave.delay_minutes else []
         pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
                for i, a in wave.actions("pre", mode)]

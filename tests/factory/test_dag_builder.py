@@ -314,7 +314,7 @@ def test_a_delayed_wave_begins_with_a_deferred_wait_after_its_upstream_waves(tmp
     for dag in build_dags(plan_with(tmp_path, text))[:2]:
         tasks = dag.task_dict
         delay = tasks["left.delay"]
-        assert isinstance(delay, WaitSensor) and delay.deferrable is True
+        assert isinstance(delay, WaitSensor) and delay.deferrable is True and delay.retries == 2
         assert delay.time_to_wait == timedelta(minutes=7)
         # After the wave it depends on, before the wave's first own task.
         assert delay.upstream_task_ids == {"first.wait_for_launch"}
