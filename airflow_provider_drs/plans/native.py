@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_drs.plans.errors import PlanError
+from airflow_provider_drs.plans.errors import PlanError, format_path
 from airflow_provider_drs.plans.graph import WaveGraph
 from airflow_provider_drs.plans.model import NAME_PATTERN, Plan
 from airflow_provider_drs.plans.yaml_lines import load_yaml
@@ -95,8 +95,6 @@ class _Where:
         self.lines = load_yaml(plan.source_text, self.file).lines if plan.source_text else None
 
     def error(self, loc: tuple, message: str, hint: str | None = None) -> PlanError:
-        from airflow_provider_drs.plans.errors import format_path
-
         return PlanError(self.file, self.lines.line(loc) if self.lines else 1, format_path(loc), message, hint)
 
 

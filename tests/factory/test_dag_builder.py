@@ -323,3 +323,4 @@ def test_a_delayed_wave_begins_with_a_deferred_wait_after_its_upstream_waves(tmp
         assert tasks["first.delay"].upstream_task_ids == {"preflight"}
         assert tasks["first.delay"].downstream_task_ids == {"first.start_recovery"}
         assert "right.delay" not in tasks
+        assert "| left | first, then 7 min |" in dag.doc_md
