@@ -29,9 +29,9 @@ FILE_TAG = "drs-plan:file"
 
 
 def _hour() -> int:
-    """In the idempotency tokens: a retry (seconds later) repeats the request, while the same plan
-    exported again after it was deleted, hours later, is a new one (DRS would answer the old token
-    with the deleted plan)."""
+    """In CreateRecoveryPlan's idempotency token: a retry (seconds later) repeats the request, while
+    the same plan exported again after it was deleted, hours later, is a new one (DRS would answer
+    the old token with the deleted plan)."""
     return int(time.time() // 3600)
 
 
@@ -41,6 +41,7 @@ class NativeSync:
 
     plan_arn: str | None
     writes: list[Write] = field(default_factory=list)
+    updated_at: str | None = None  # the native plan's updatedAt when the sync began
 
 
 class DrsRecoveryPlanHook(RetryAfterMixin, AwsBaseHook):
@@ -109,7 +110,7 @@ class DrsRecoveryPlanHook(RetryAfterMixin, AwsBaseHook):
                 sync.plan_arn = created["recoveryPlanArn"]
             self._sync_steps(sync, name, [], steps, dry_run)
             return sync
-        sync = NativeSync(summary["recoveryPlanArn"])
+        sync = NativeSync(summary["recoveryPlanArn"], updated_at=summary.get("updatedAt"))
         plan = self.get_plan(sync.plan_arn)
         owner = (plan.get("tags") or {}).get(PLAN_TAG)
         if owner != plan_name:
@@ -147,8 +148,10 @@ class DrsRecoveryPlanHook(RetryAfterMixin, AwsBaseHook):
         for step in diff.create:
             sync.writes.append(Write("CreateRecoveryPlanStep", f"{name}/{step.name}", describe(step)))
             if not dry_run:
+                # The plan's updatedAt before this sync: another state of the plan, another token
+                # (a step deleted by hand and exported again is created again, not replayed).
                 token = client_token("CreateRecoveryPlanStep", sync.plan_arn, step.name, step.configuration(), before,
-                                     _hour())
+                                     sync.updated_at)
                 self.conn.create_recovery_plan_step(recoveryPlanArn=sync.plan_arn, stepName=step.name,
                                                     configuration=step.configuration(), clientToken=token)
         wanted = [s.name for s in steps]

@@ -218,3 +218,16 @@ def test_a_plan_that_does_not_fit_is_refused_before_any_call_that_writes(sim, en
 def test_import_of_an_unknown_name_exits_1(sim, endpoint, capsys):
     assert main(["import-native", "nope", "--endpoint", endpoint, "--region", "us-east-1"]) == 1
     assert "no native recovery plan named 'nope' in us-east-1" in capsys.readouterr().err
+
+
+def test_a_step_deleted_by_hand_is_created_again_not_replayed(sim, endpoint, capsys, tmp_path):
+    one = BASE.split("  - name: app")[0].replace("  app: {servers: [s-0e5a9c4b2f7d18e36, s-3c1730a9e0771ea14]}\n", "")
+    one = one.replace("  web: {servers: [s-3d75cdc0d9a28a725]}\n", "")
+    assert export(tmp_path, endpoint, capsys, one)[:2] == (0, ["CreateRecoveryPlan shop", "CreateRecoveryPlanStep shop/db"])
+    h = hook()
+    (step,) = h.plan_steps(h.find_plan("shop")["recoveryPlanArn"])
+    sim.client("drs").delete_recovery_plan_step(recoveryPlanStepArn=step["recoveryPlanStepArn"])
+    # Same plan, same step, same (empty) plan around it: still a new request, since the plan changed.
+    code, writes, err = export(tmp_path, endpoint, capsys, one)
+    assert (code, writes) == (0, ["CreateRecoveryPlanStep shop/db"]), err
+    assert steps_of("shop") == [("db", [(DB, "CRITICAL")])]
