@@ -160,3 +160,11 @@ def test_step_diff_writes_only_what_differs_and_frees_a_server_before_another_st
     # A step whose type changes is replaced (DRS: a step's type is immutable).
     typed = diff_steps(existing, [NativeStep("a", wait_minutes=3), b])
     assert [s["stepName"] for s in typed.delete] == ["a"] and [s.name for s in typed.create] == ["a"]
+
+
+def test_the_diagrams_show_a_delay(tmp_path):
+    from airflow_provider_drs.plans import mermaid, text_tree
+
+    plan = write(tmp_path, PLAN)
+    assert "second<br/>after 15 min, tags Tier=many" in mermaid(plan)
+    assert "    second: after 15 min, tags Tier=many" in text_tree(plan)
