@@ -187,9 +187,9 @@ def _not_expressible(plan: Plan, graph: WaveGraph, tag_servers: Mapping[str, Seq
         warnings.append(f"the drill schedule ({plan.drill.schedule}) is not exported")
     if plan.notifications.sns_topic_arn:
         warnings.append("notifications (sns_topic_arn) are not exported")
-    warnings.append(f"rto_minutes ({plan.rto_minutes})"
-                    + (f" and rpo_minutes ({plan.rpo_minutes})" if plan.rpo_minutes else "")
-                    + " are not exported: a native plan has no recovery objectives")
+    objectives = f"rto_minutes ({plan.rto_minutes})" + (
+        f" and rpo_minutes ({plan.rpo_minutes}) are" if plan.rpo_minutes else " is")
+    warnings.append(f"{objectives} not exported: a native plan has no recovery objectives")
     return warnings
 
 

@@ -46,6 +46,7 @@ def test_diamond_is_flattened_saying_which_branches():
     export = plan_to_native(load_plan(PLANS / "diamond.yaml"), ARNS)
     assert [s.name for s in export.steps] == ["core", "app", "web-a", "web-b"]
     assert any("waves app, web-a run in parallel in the plan" in w for w in export.warnings)
+    assert "rto_minutes (45) is not exported: a native plan has no recovery objectives" in export.warnings
 
 
 PLAN = """version: 1
