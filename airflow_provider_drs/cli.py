@@ -336,6 +336,10 @@ COMMANDS: list[Command] = [
             _lazy("cli_iam", "iam_policy_args"), _lazy("cli_iam", "iam_policy")),
     Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
             "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
+    Command("export-native", "create or update the DRS native recovery plan of a plan, writing only what differs; "
+            "exit 1 when refused", _lazy("cli_native", "export_args"), _lazy("cli_native", "export_native")),
+    Command("import-native", "print plan YAML for a DRS native recovery plan",
+            _lazy("cli_native", "import_args"), _lazy("cli_native", "import_native")),
 ]
 
 

@@ -40,8 +40,9 @@ def plan_doc_md(plan: Plan, mode: str, graph: WaveGraph) -> str:
             f"tags {', '.join(f'{k}={v}' for k, v in tags.items())} ({group})"
             for group, tags in wave.tag_selectors(plan).items()
         ]
+        after = (', '.join(wave.depends_on) or "-") + (f", then {wave.delay_minutes} min" if wave.delay_minutes else "")
         lines.append(
-            f"| {name} | {', '.join(wave.depends_on) or '-'} | {'<br>'.join(servers)} | "
+            f"| {name} | {after} | {'<br>'.join(servers)} | "
             f"{', '.join(wave.optional) or '-'} | {_actions_cell(wave, 'pre', mode)} | "
             f"{_actions_cell(wave, 'post', mode)} |"
         )

@@ -28,7 +28,7 @@ Model (frozen pydantic v2)
         shared groups used by the plan, merged), waves, source_file; dag_id("drill"|"recovery"),
         wave(name), static_servers(), tag_group_count().
     ProtectionGroup: servers, tags, is_tag_selected.
-    Wave: name, depends_on, protection_groups, pre, post, optional; static_servers(plan),
+    Wave: name, depends_on, protection_groups, pre, post, optional, delay_minutes; static_servers(plan),
         tag_selectors(plan) -> {group: tags}, groups(plan).
     Action: .kind ("ssm_automation"|"ssm_command"|"approval") and .spec (SsmAutomation,
         SsmCommand or ApprovalAction).
@@ -42,6 +42,10 @@ References
     parse_references(text) -> list[Reference(kind, value, span)] (raises ReferenceSyntaxError)
     Resolver (Protocol: resolve(reference) -> str), StaticResolver(mapping),
     render(text, resolver), render_value(obj, resolver), UnresolvedReference.
+
+Native recovery plans (plans/native.py)
+    plan_to_native(plan, source_arns, tag_servers) -> NativeExport(steps, warnings, errors)
+    native_to_plan_yaml(native_plan, steps, region, hostnames) -> (yaml text, warnings)
 
 Schema and diagrams
     plan_json_schema() -> dict;  mermaid(plan), text_tree(plan) -> str

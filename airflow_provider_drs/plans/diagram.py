@@ -9,7 +9,7 @@ from airflow_provider_drs.plans.model import Plan
 def wave_label(plan: Plan, wave_name: str) -> str:
     """'2 servers, 1 optional, tags Tier=app, post: 1 action' - what a reviewer wants to see."""
     wave = plan.wave(wave_name)
-    parts = []
+    parts = [f"after {wave.delay_minutes} min"] if wave.delay_minutes else []
     servers = wave.static_servers(plan)
     if servers:
         parts.append(f"{len(servers)} server{'s' if len(servers) != 1 else ''}")
