@@ -44,6 +44,8 @@ REPLACED = "replaced_instances"  # preflight and start_recovery: live instances 
 DECISION = "decision"  # approval: the human's answer, who gave it and when
 GATE = "gate"  # wait_until_ready: the per-server gate records, pushed before they are judged
 LAUNCH_SETTINGS = "launch_settings"  # preflight: per server the launch settings changed, and drift
+NATIVE_PLAN = "native_plan"  # start_native_plan: the native plan (name, arn, servers)
+NATIVE_EXECUTION = "native_execution"  # wait_for_native_plan: the execution, per step and per server
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
 
 
