@@ -4,13 +4,14 @@ model (ValidationException with fieldList, as DRS does) and delegates to ``DrsSt
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from . import errors
-from .request_validation import input_shape, problems
+from .request_validation import MODELS, input_shape, problems
 from .state import DrsState
 
 # (method, path) -> operation, used by the dispatcher to name and count requests.
@@ -28,6 +29,10 @@ OPERATIONS = {
     ("POST", "/GetLaunchConfiguration"): "GetLaunchConfiguration",
     ("POST", "/UpdateLaunchConfiguration"): "UpdateLaunchConfiguration",
 }
+# DRS native recovery plans (recovery_plans.py, recovery_plan_executions.py): served only when the
+# installed botocore's model has them, since requests are validated against that model.
+NATIVE_PLAN_OPERATIONS = [name for name in MODELS["drs"].operation_names if "RecoveryPlan" in name]
+OPERATIONS.update({("POST", "/" + name): name for name in NATIVE_PLAN_OPERATIONS})
 
 
 # Tag operations carry the resource ARN in the path: /tags/{resourceArn}.
@@ -91,8 +96,11 @@ def router(state: DrsState) -> APIRouter:
         "GetLaunchConfiguration": state.get_launch_configuration,
         "UpdateLaunchConfiguration": state.update_launch_configuration,
     }
+    for name in NATIVE_PLAN_OPERATIONS:  # CreateRecoveryPlan -> state.create_recovery_plan
+        handlers[name] = getattr(state, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower())
     for (_, path), operation in OPERATIONS.items():
-        route(path, operation, handlers[operation], 202 if operation == "StartRecovery" else 200)
+        status = MODELS["drs"].operation_model(operation).http.get("responseCode", 200)
+        route(path, operation, handlers[operation], status)
 
     @api.get("/tags/{resource_arn:path}", include_in_schema=False)
     async def list_tags_for_resource(resource_arn: str) -> Any:

@@ -22,6 +22,8 @@ from .faults import FaultSet
 from .ids import arn, iso, job_id, parse_iso, recovery_instance_id
 from .inventory import Inventory, SourceServerSpec
 from .launch_configuration import LaunchConfiguration, LaunchConfigurationOperations
+from .recovery_plan_executions import RecoveryPlanExecutionOperations
+from .recovery_plans import PlanStore, RecoveryPlanOperations
 from .snapshots import SnapshotOperations
 
 MAX_SERVERS_PER_JOB = 100  # quota L-B827C881; the API itself accepts 200
@@ -73,6 +75,7 @@ class RegionState:
     jobs_by_id: dict[str, jobs.Job] = field(default_factory=dict)
     active: list[jobs.Job] = field(default_factory=list)   # not yet settled or not COMPLETED
     recovery_instances: dict[str, RecoveryInstance] = field(default_factory=dict)
+    plans: PlanStore = field(default_factory=PlanStore)  # native recovery plans and their executions
 
 
 def paginate(items: list, body: dict, operation: str, render: Callable[[Any], dict] | None = None) -> dict:
@@ -94,7 +97,8 @@ def paginate(items: list, body: dict, operation: str, render: Callable[[Any], di
     return page
 
 
-class DrsState(FailbackOperations, SnapshotOperations, LaunchConfigurationOperations):
+class DrsState(FailbackOperations, SnapshotOperations, LaunchConfigurationOperations, RecoveryPlanOperations,
+               RecoveryPlanExecutionOperations):
     def __init__(self, inventory: Inventory, time_scale: float, seed: int, faults: FaultSet):
         self.inventory, self.time_scale, self.seed, self.faults = inventory, time_scale, seed, faults
         self.on_job_started: Callable[[jobs.Job], None] | None = None  # e.g. the launch-event publisher
@@ -121,15 +125,16 @@ class DrsState(FailbackOperations, SnapshotOperations, LaunchConfigurationOperat
     def advance(self, region: str, now: float | None = None) -> None:
         with self.lock:
             state = self.region(region)
-            if not state.active:
-                return
             now = time.time() if now is None else now
-            due = sorted(((run, job) for job in state.active for run in job.servers
-                          if not run.applied and run.end <= now), key=lambda pair: pair[0].end)
-            for run, job in due:
-                self._apply(state, job, run)
-            state.active = [j for j in state.active
-                            if not (now >= j.ended and all(r.applied for r in j.servers))]
+            if state.active:
+                due = sorted(((run, job) for job in state.active for run in job.servers
+                              if not run.applied and run.end <= now), key=lambda pair: pair[0].end)
+                for run, job in due:
+                    self._apply(state, job, run)
+                state.active = [j for j in state.active
+                                if not (now >= j.ended and all(r.applied for r in j.servers))]
+            if state.plans.executions:  # after the jobs: a step's verdict reads their outcome
+                self.advance_recovery_plans(state, now)
 
     def _apply(self, state: RegionState, job: jobs.Job, run: jobs.ServerRun) -> None:
         run.applied = True
@@ -304,6 +309,10 @@ class DrsState(FailbackOperations, SnapshotOperations, LaunchConfigurationOperat
             return state.jobs_by_id[resource_id].tags
         if kind == "recovery-instance" and resource_id in state.recovery_instances:
             return state.recovery_instances[resource_id].tags
+        if kind == "recovery-plan" and resource_arn in state.plans.plans:
+            return state.plans.plans[resource_arn].tags
+        if kind == "recovery-plan-execution" and resource_arn in state.plans.executions:
+            return state.plans.executions[resource_arn].tags
         raise errors.not_found(f"Resource {resource_arn} not found", resource_arn, kind.upper().replace("-", "_"))
 
     def list_tags(self, resource_arn: str) -> dict:
