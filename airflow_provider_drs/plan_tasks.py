@@ -27,6 +27,8 @@ START_FAILBACK_LAUNCH = "start_failback_launch"
 WAIT_FOR_FAILBACK = "wait_for_failback"
 STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
+START_NATIVE_PLAN = "start_native_plan"  # a native plan's DAG: start its execution (returns the ARN)
+WAIT_FOR_NATIVE_PLAN = "wait_for_native_plan"  # ... and wait for it (XCom native_execution)
 RESTORE_LAUNCH_SETTINGS = "restore_launch_settings"  # drill: production launch settings back after launches
 
 POINT_IN_TIME = "point_in_time"  # the drill and recovery DAGs' run parameter (Airflow params)

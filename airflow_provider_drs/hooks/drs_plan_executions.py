@@ -17,12 +17,15 @@ The DRS facts behind the rules (botocore's drs model, 2020-02-26):
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
+from airflow_provider_drs.exceptions import DrsProviderError
 from airflow_provider_drs.hooks.drs import DrsHook, _refused
 from airflow_provider_drs.hooks.drs_results import empty_result, fold_job, job_summary
 from airflow_provider_drs.hooks.drs_safety import RunRef
@@ -41,6 +44,51 @@ def execution_client_token(run: RunRef, plan_arn: str, mode: str) -> str:
 def server_id_of(server_arn: str) -> str:
     """``arn:aws:drs:REGION:ACCOUNT:source-server/s-...`` -> ``s-...`` (an id is kept as it is)."""
     return server_arn.rsplit("/", 1)[-1]
+
+
+class DrsNativePlanUnavailable(DrsProviderError):
+    """The native recovery plan does not exist, or DRS says it is INVALID: nothing may launch."""
+
+
+@dataclass
+class NativePlan:
+    """A native recovery plan as a run needs it: its ARN and its server steps' servers, in order."""
+
+    name: str
+    arn: str
+    steps: dict[str, list[str]] = field(default_factory=dict)  # server step name -> server ids
+    optional: list[str] = field(default_factory=list)
+
+    @property
+    def servers(self) -> list[str]:
+        return list(dict.fromkeys(s for servers in self.steps.values() for s in servers))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arn": self.arn, "steps": self.steps, "optional": self.optional,
+                "servers": self.servers}
+
+
+def resolve_native_plan(plans: Any, name: str, region: str | None) -> NativePlan:
+    """The plan named ``name`` through ``plans`` (a DrsRecoveryPlanHook); raises
+    DrsNativePlanUnavailable, saying what to do, when it is missing or INVALID."""
+    summary = plans.find_plan(name)
+    if summary is None:
+        raise DrsNativePlanUnavailable(
+            f"DRS native recovery plan {name!r} not found in {region}. Nothing was launched. Check the plan's "
+            "name and region (aws drs list-recovery-plans), or create it (drs-plan export-native).")
+    if summary.get("status") == "INVALID":
+        raise DrsNativePlanUnavailable(
+            f"DRS native recovery plan {name!r} ({summary['recoveryPlanArn']}) is INVALID: DRS will not run it. "
+            "Nothing was launched. Fix its steps in the DRS console (a deleted or disconnected source server, "
+            "say), then run again.")
+    plan = NativePlan(name, summary["recoveryPlanArn"])
+    for step in plans.plan_steps(plan.arn):
+        servers = ((step.get("configuration") or {}).get("serverStepConfiguration") or {}).get("servers")
+        if servers is None:
+            continue  # a wait step
+        plan.steps[step["stepName"]] = [server_id_of(s["serverArn"]) for s in servers]
+        plan.optional += [server_id_of(s["serverArn"]) for s in servers if s.get("impactLevel") == "OPTIONAL"]
+    return plan
 
 
 def execution_summary(execution: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,6 +227,22 @@ class DrsPlanExecutionHook(DrsHook):
         self.log.warning("drs.plan_execution_cancelled execution=%s status=%s", execution_arn, execution.get("status"))
         return execution
 
+    def cancel_and_settle(self, execution_arn: str, poll_interval: float = 5.0, timeout: float = 3600.0) -> dict[str, Any]:
+        """Cancel the execution unless it is over, then wait until it is (CANCELLING ends when the
+        running step's job ends): afterwards it launches nothing more. Returns it as it ended, or
+        as it was when ``timeout`` ran out (the caller goes on with what exists)."""
+        execution = self.get_execution(execution_arn)
+        if execution.get("status") in ("CREATED", "IN_PROGRESS"):
+            try:
+                execution = self.cancel_execution(execution_arn)
+            except Exception as error:  # it may have ended meanwhile: read it again below
+                self.log.warning("drs.plan_execution_cancel_failed execution=%s: %s", execution_arn, error)
+        deadline = time.monotonic() + timeout
+        while execution.get("status") not in TERMINAL_EXECUTION_STATUSES and time.monotonic() < deadline:
+            time.sleep(poll_interval)
+            execution = self.get_execution(execution_arn)
+        return execution
+
     # --- steps -----------------------------------------------------------------------------------
     def execution_steps(self, execution_arn: str) -> list[dict[str, Any]]:
         """Every step of the execution, each read in full (the servers and their job ids)."""
@@ -198,6 +262,12 @@ class DrsPlanExecutionHook(DrsHook):
                     recoveryPlanExecutionStepArn=summary["recoveryPlanExecutionStepArn"])["recoveryPlanExecutionStep"]}
             steps.append(summary)
         return steps
+
+    def execution_job_ids(self, execution_arn: str) -> list[str]:
+        """Every DRS job the execution's server steps started so far."""
+        return sorted({s["jobID"] for step in self.execution_steps(execution_arn)
+                       for s in ((step.get("configuration") or {}).get("executionServerStepConfiguration") or {})
+                       .get("servers", []) if s.get("jobID")})
 
     def execution_results(self, execution_arn: str) -> dict[str, Any]:
         """The execution, its steps and every server's result (see fold_execution)."""

@@ -12,7 +12,12 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
-from airflow_provider_drs.hooks.drs_plan_executions import DrsPlanExecutionHook, server_id_of
+from airflow_provider_drs.hooks.drs_plan_executions import (
+    DrsNativePlanUnavailable,
+    DrsPlanExecutionHook,
+    NativePlan,
+    resolve_native_plan,
+)
 from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 from airflow_provider_drs.hooks.drs_safety import RunRef
 from airflow_provider_drs.operators.launch_safety import check_launch, run_ref, run_started_at
@@ -62,10 +67,8 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
         require_native_recovery_plans(f"Task {self.task_id}")
         own = run_ref(context)
         plan = self._plan()
-        plan_arn = plan["recoveryPlanArn"]
-        servers = self._plan_servers(plan_arn)
-        context["ti"].xcom_push(key=NATIVE_PLAN, value={"name": self.recovery_plan_name, "arn": plan_arn,
-                                                        "servers": servers})
+        plan_arn, servers = plan.arn, plan.servers
+        context["ti"].xcom_push(key=NATIVE_PLAN, value=plan.as_dict())
         execution = self._stored_execution(context) or self._own_or_conflict(plan_arn, own, context)
         if execution is None:
             replaced = check_launch(self.hook, context, servers, bool(self.is_drill), self.log,
@@ -78,32 +81,13 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
             store.set(EXECUTION_STATE_KEY, arn)
         return arn
 
-    def _plan(self) -> dict[str, Any]:
+    def _plan(self) -> NativePlan:
         plans = DrsRecoveryPlanHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
                                     verify=self.verify, config=self.botocore_config)
-        plan = plans.find_plan(self.recovery_plan_name)
-        if plan is None:
-            raise AirflowFailException(
-                f"DRS native recovery plan {self.recovery_plan_name!r} not found in {self.hook.conn_region_name}. "
-                "Nothing was launched. Check the plan's name and region (aws drs list-recovery-plans), "
-                "or create it (drs-plan export-native).")
-        if plan.get("status") == "INVALID":
-            raise AirflowFailException(
-                f"DRS native recovery plan {self.recovery_plan_name!r} ({plan['recoveryPlanArn']}) is INVALID: DRS "
-                "will not run it. Nothing was launched. Fix its steps in the DRS console (a deleted or "
-                "disconnected source server, say), then run again.")
-        self._plans = plans
-        return plan
-
-    def _plan_servers(self, plan_arn: str) -> list[str]:
-        """Every source server id of the plan's server steps, in step order."""
-        servers: list[str] = []
-        for step in self._plans.plan_steps(plan_arn):
-            for server in ((step.get("configuration") or {}).get("serverStepConfiguration") or {}).get("servers", []):
-                sid = server_id_of(server["serverArn"])
-                if sid not in servers:
-                    servers.append(sid)
-        return servers
+        try:
+            return resolve_native_plan(plans, self.recovery_plan_name, self.hook.conn_region_name)
+        except DrsNativePlanUnavailable as unavailable:
+            raise AirflowFailException(str(unavailable)) from unavailable
 
     def _stored_execution(self, context: Context) -> dict[str, Any] | None:
         store = context.get("task_state_store")

@@ -42,7 +42,8 @@ def test_drill_launches_every_step_and_reports_per_server(sim):
     plan_arn = create_native_plan(sim.endpoint_url, "three-tier", STEPS)
     ctx = context()
     arn = start_task().execute(ctx)
-    assert ctx["ti"].xcom[NATIVE_PLAN] == {"name": "three-tier", "arn": plan_arn, "servers": [DB, APP, WEB1]}
+    assert ctx["ti"].xcom[NATIVE_PLAN] == {"name": "three-tier", "arn": plan_arn, "servers": [DB, APP, WEB1],
+                                           "steps": {"database": [DB], "app-and-web": [APP, WEB1]}, "optional": [WEB1]}
 
     folded = run_deferred(sensor(arn), ctx)
 

@@ -1,0 +1,61 @@
+"""A plan with `native_plan:` run by Airflow (dag.test) against the simulator: DRS's native plan
+launches the servers; Airflow's drill cleans up after it and reports it like waves."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.airflow_compat import needs_native_recovery_plans
+from tests.e2e.helpers import read_report, run_dag, running_instance_states, task_states
+from tests.native_plans import create_native_plan
+
+DB, APP, WEB1 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14"
+STEPS = [("database", {DB: "CRITICAL"}), ("pause", 1), ("app-and-web", {APP: "CRITICAL", WEB1: "OPTIONAL"})]
+DAG_ID = "drs_native_three_tier_drill"
+pytestmark = [pytest.mark.timeout(300), needs_native_recovery_plans()]
+
+
+def test_native_drill_launches_reports_and_cleans_up(test_dagbag, airflow_sim):
+    plan_arn = create_native_plan(airflow_sim.endpoint_url, "three-tier-native", STEPS)
+    ec2 = airflow_sim.client("ec2")
+    bystander = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+    dag_run = run_dag(test_dagbag, DAG_ID)
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states
+    report = read_report(dag_run)
+    assert [w["name"] for w in report["waves"]] == ["database", "app-and-web"]
+    launched = {s["ec2_instance_id"] for w in report["waves"] for s in w["servers"]}
+    assert len(launched) == 3 and None not in launched
+    assert {t["ec2_instance_id"] for t in report["cleanup"]["terminated"]} == launched
+    instances = running_instance_states(ec2)
+    assert {instances[i] for i in launched} == {"terminated"} and instances[bystander] == "running"
+    native = report["native_plan"]
+    assert native["name"] == "three-tier-native" and native["arn"] == plan_arn and native["status"] == "COMPLETED"
+    assert native["execution_arn"] in native["summary"]
+    assert [(s["name"], s["kind"], s["status"]) for s in native["steps"]] == [
+        ("database", "servers", "COMPLETED"), ("pause", "wait", "COMPLETED"), ("app-and-web", "servers", "COMPLETED")]
+    assert report["rto"]["met"] is True and report["rto"]["achieved_seconds"] > 0
+    assert airflow_sim.control.calls()["StartRecoveryPlanExecution"] == 1
+
+
+def test_native_drill_critical_failure_fails_the_run_and_still_cleans_up(test_dagbag, airflow_sim):
+    create_native_plan(airflow_sim.endpoint_url, "three-tier-native", STEPS)
+    airflow_sim.control.fail_server(APP, "LAUNCH", raw_error="InsufficientInstanceCapacity")
+
+    dag_run = run_dag(test_dagbag, DAG_ID)
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED"), states
+    assert states["wait_for_native_plan"] == "failed"
+    assert (states["cleanup"], states["report"], states["verdict"]) == ("success", "success", "failed")
+    report = read_report(dag_run)
+    assert report["outcome"] == "failed" and report["native_plan"]["status"] == "FAILED"
+    app_row = next(s for w in report["waves"] for s in w["servers"] if s["source_server_id"] == APP)
+    assert (app_row["launch_status"], app_row["failed_phase"], app_row["raw_error"]) == (
+        "FAILED", "LAUNCH", "InsufficientInstanceCapacity")
+    launched = {s["ec2_instance_id"] for w in report["waves"] for s in w["servers"] if s["ec2_instance_id"]}
+    assert launched and {t["ec2_instance_id"] for t in report["cleanup"]["terminated"]} == launched
+    instances = running_instance_states(airflow_sim.client("ec2"))
+    assert {instances[i] for i in launched} == {"terminated"}
