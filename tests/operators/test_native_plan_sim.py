@@ -126,3 +126,32 @@ def test_trigger_reports_an_unknown_execution(sim):
     arn = start_task().execute(context())
     event = run_trigger(DrsRecoveryPlanExecutionTrigger(execution_arn=arn + "0", poll_interval=0.1, **CONN))
     assert event["status"] == "error" and "Reading execution" in event["message"]
+
+
+def test_drill_cleanup_cancels_a_running_execution_then_terminates_what_it_launched(sim):
+    from airflow_provider_drs.operators.native_plan_tasks import NativeDrillCleanupOperator
+
+    create_native_plan(sim.endpoint_url, "three-tier", [("database", {DB: "CRITICAL"}), ("pause", 100),
+                                                        ("app", {APP: "CRITICAL"})])
+    ctx = context()
+    arn = start_task().execute(ctx)
+    hook = DrsPlanExecutionHook(**CONN)
+    for _ in range(200):  # until the database step has launched and the wait step holds the execution
+        steps = {s["stepName"]: s["status"] for s in hook.execution_steps(arn)}
+        if steps["pause"] == "WAITING":
+            break
+        import time
+
+        time.sleep(0.1)
+    assert steps == {"database": "COMPLETED", "pause": "WAITING", "app": "NOT_STARTED"}
+    ctx["ti"].xcom["return_value"] = arn  # what the start task returned
+
+    cleanup = NativeDrillCleanupOperator(task_id="cleanup", deferrable=False, min_poll_interval=0.1,
+                                         max_poll_interval=0.5, **CONN)
+    terminated = cleanup.execute(ctx)
+
+    execution = hook.get_execution(arn)
+    assert execution["status"] == "CANCELLED"
+    assert {s["stepName"]: s["status"] for s in hook.execution_steps(arn)}["app"] == "SKIPPED"
+    assert [t["source_server_id"] for t in terminated] == [DB]
+    assert set(ec2_states(sim, [t["ec2_instance_id"] for t in terminated]).values()) == {"terminated"}
