@@ -322,7 +322,17 @@ COMMANDS: list[Command] = [
             "exit 1 when something differs", lambda p: _cli_diff().diff_args(p), lambda a: _cli_diff().diff(a)),
     Command("events-setup", "the EventBridge rule and SQS queue that let launch waits end on DRS's events "
             "(CloudFormation; --apply creates it)", _events_setup_args, _events_setup),
+    Command("export-native", "create or update the DRS native recovery plan of a plan, writing only what differs; "
+            "exit 1 when refused", lambda p: _cli_native().export_args(p), lambda a: _cli_native().export_native(a)),
+    Command("import-native", "print plan YAML for a DRS native recovery plan",
+            lambda p: _cli_native().import_args(p), lambda a: _cli_native().import_native(a)),
 ]
+
+
+def _cli_native():
+    from airflow_provider_drs import cli_native
+
+    return cli_native
 
 
 def _cli_diff():

@@ -55,3 +55,8 @@ class DrsNotADrillInstance(DrsRequestError):
 
 class SsmAutomationFailed(DrsProviderError):
     """An SSM Automation execution ended in a state other than Success."""
+
+
+class DrsForeignNativePlan(DrsProviderError):
+    """A DRS native recovery plan of the wanted name exists but drs-plan did not create it (or
+    another plan did): drs-plan export-native refuses to change it unless told to adopt it."""

@@ -16,6 +16,7 @@ VERDICT = "verdict"
 START_RECOVERY = "start_recovery"
 WAIT_FOR_LAUNCH = "wait_for_launch"
 WAIT_UNTIL_READY = "wait_until_ready"  # a wave's ready_when gate, the last task of its group
+DELAY = "delay"  # a wave's delay_minutes: a deferred wait, the first task of its group
 DECIDE = "decide"  # recovery: commit or roll back, after the last wave
 COMMIT = "commit"
 ROLLBACK = "rollback"

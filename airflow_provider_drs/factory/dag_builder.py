@@ -7,7 +7,7 @@ begin is the run's setup task; cleanup (policy always), report, notify and verdi
 teardowns, so they run even when a user marks the run failed mid-wave; verdict fails the run
 when any task failed. A recovery's report is written before its commit-or-roll-back question, so
 the RTO is on record (and notified) without waiting for a person; record_decision adds the answer.
-Wave (TaskGroup named after the wave): pre actions -> start_recovery -> wait_for_launch -> post
+Wave (TaskGroup named after the wave): [delay, for delay_minutes ->] pre actions -> start_recovery -> wait_for_launch -> post
 actions [-> wait_until_ready, the ready_when gate]; group edges follow depends_on, so independent waves run in parallel.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.sensors.time_delta import WaitSensor
 from airflow.sdk import DAG, Param, TaskGroup, chain
 
 from airflow_provider_drs.factory.actions import action_task, action_task_id, hitl_users
@@ -36,7 +37,7 @@ from airflow_provider_drs.operators.preflight import PlanPreflightOperator
 from airflow_provider_drs.operators.report import DecisionRecordOperator, PlanReportOperator, verdict
 from airflow_provider_drs.operators.rollback import RecoveryRollbackOperator
 from airflow_provider_drs.plan_tasks import (
-    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT,
+    APPROVE, BEGIN, CLEANUP, COMMIT, DECIDE, DELAY, NOTIFY, POINT_IN_TIME, PREFLIGHT, RECORD_DECISION, REPORT,
     RESTORE_LAUNCH_SETTINGS, ROLLBACK, SNAPSHOTS, START_RECOVERY, VERDICT, WAIT_FOR_LAUNCH, WAIT_UNTIL_READY, in_wave)
 from airflow_provider_drs.plans import MAX_SERVERS_PER_JOB, Plan, WaveGraph
 from airflow_provider_drs.plans.launch import launch_spec
@@ -252,6 +253,10 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
     with TaskGroup(group_id=name, tooltip=f"wave {name}"):
         # Only this mode's steps (when: drill | recovery); task ids keep the step's place in the plan.
         mode = "drill" if drill else "recovery"
+        # delay_minutes: measured from the wait task's own start (after the upstream waves), and
+        # deferred, so a long delay holds no worker slot.
+        delay = [WaitSensor(task_id=DELAY, time_to_wait=timedelta(minutes=wave.delay_minutes), deferrable=True)
+                 ] if wave.delay_minutes else []
         pre = [action_task(a, action_task_id("pre", i, a), conn, server_waves, poll["min_poll_interval"])
                for i, a in wave.actions("pre", mode)]
         start = DrsStartRecoveryOperator(
@@ -273,8 +278,8 @@ def _wave_group(plan: Plan, name: str, drill: bool, conn: dict[str, Any], poll: 
             checks=gate_checks(wave.ready_when), optional_server_ids=list(wave.optional),
             server_waves=server_waves, **poll, **conn,
         )] if wave.ready_when else []
-        chain(*pre, start, wait, *post, *gate)
-    return (pre or [start])[0], (gate or post or [wait])[-1]
+        chain(*delay, *pre, start, wait, *post, *gate)
+    return (delay or pre or [start])[0], (gate or post or [wait])[-1]
 
 
 def gate_checks(ready_when: Any) -> dict[str, Any]:

@@ -170,6 +170,10 @@ class Wave(_Model):
     optional: list[ServerId] = Field(default_factory=list, description="Servers whose failure only warns.")
     ready_when: ReadyWhen | None = Field(default=None, description="Health gate: the wave (and the waves that "
                                                                    "depend on it) waits until these checks pass.")
+    delay_minutes: int | None = Field(default=None, gt=0, strict=True,
+                                      description="Wait this long after the waves it depends on finished (after the "
+                                                  "plan started, for a first wave) before the wave's first task; a "
+                                                  "deferred wait that holds no worker slot. None: start at once.")
 
     def actions(self, stage: str, mode: str | None = None) -> list[tuple[int, Action]]:
         """A stage's (pre or post) actions with their 1-based place in the plan (task ids keep it),

@@ -37,7 +37,7 @@ _MISSING_HINTS = {
     "waves": "add 'waves:' with at least one wave, or 'native_plan: NAME' to run a DRS native recovery plan",
     "kind": "add 'kind: protection_groups'",
 }
-_MINUTES_EXAMPLES = {"rto_minutes": 60, "rpo_minutes": 15, "timeout_minutes": 15}
+_MINUTES_EXAMPLES = {"rto_minutes": 60, "rpo_minutes": 15, "timeout_minutes": 15, "delay_minutes": 10}
 # Keys that are wrong in a specific, explainable way.
 _SPECIAL_KEYS = {
     ("recovery", "schedule"): ("a recovery can't be scheduled; only drills run on a schedule",

@@ -302,3 +302,24 @@ def test_a_gated_wave_ends_with_its_gate_after_the_post_actions(tmp_path):
                                "probes": [{"tcp": "localhost:5432"}, {"http": "http://{{ ssm:/dr/url }}/"}]}
         assert gate.retries == 0  # the gate already waited its timeout; a retry would wait it again
         assert not any(t.endswith("wait_until_ready") for t in dag.task_ids if not t.startswith("first."))
+
+
+def test_a_delayed_wave_begins_with_a_deferred_wait_after_its_upstream_waves(tmp_path):
+    from datetime import timedelta
+
+    from airflow.providers.standard.sensors.time_delta import WaitSensor
+
+    text = BASE.replace('pre: [{approval: {subject: "Go?"}}]}', 'delay_minutes: 7, pre: [{approval: {subject: "Go?"}}]}')
+    text = text.replace("- {name: first, protection_groups: [a]}", "- {name: first, delay_minutes: 2, protection_groups: [a]}")
+    for dag in build_dags(plan_with(tmp_path, text))[:2]:
+        tasks = dag.task_dict
+        delay = tasks["left.delay"]
+        assert isinstance(delay, WaitSensor) and delay.deferrable is True
+        assert delay.time_to_wait == timedelta(minutes=7)
+        # After the wave it depends on, before the wave's first own task.
+        assert delay.upstream_task_ids == {"first.wait_for_launch"}
+        assert delay.downstream_task_ids == {"left.pre_1_approval"}
+        # A first wave's delay runs after preflight.
+        assert tasks["first.delay"].upstream_task_ids == {"preflight"}
+        assert tasks["first.delay"].downstream_task_ids == {"first.start_recovery"}
+        assert "right.delay" not in tasks
