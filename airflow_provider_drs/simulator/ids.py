@@ -21,6 +21,22 @@ def recovery_instance_id(rng: random.Random) -> str:
     return "i-" + hex_id(rng)
 
 
+def recovery_plan_id(rng: random.Random) -> str:
+    return "rp-" + hex_id(rng)
+
+
+def recovery_plan_step_id(rng: random.Random) -> str:
+    return "rps-" + hex_id(rng)
+
+
+def recovery_plan_execution_id(rng: random.Random) -> str:
+    return "rpe-" + hex_id(rng)
+
+
+def recovery_plan_execution_step_id(rng: random.Random) -> str:
+    return "rpes-" + hex_id(rng)
+
+
 def uuid(rng: random.Random) -> str:
     h = hex_id(rng, 32)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -7,7 +7,7 @@ snapshots, launch events and DescribeJobs see it like any other) and is EXECUTIN
 COMPLETED; it then COMPLETES when every CRITICAL server LAUNCHED, else FAILS (OPTIONAL failures do
 not count). A wait step is WAITING for its minutes x time_scale, then COMPLETED.
 
-Simulator choices where the DRS docs are silent (documented in docs/simulator-recovery-plans.md):
+Simulator choices where the DRS docs are silent (docs/simulator-recovery-plans.md):
 - nothing moves between requests: a step that ends starts the next one at the next request
   (every request advances the region), so a polling client sees the execution progress;
 - TIMED_OUT is never produced; a step whose StartRecovery is refused (server busy in another job,
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import errors
-from .ids import arn, hex_id, iso
+from .ids import arn, iso, recovery_plan_execution_id, recovery_plan_execution_step_id
 from .recovery_plans import TERMINAL, RecoveryPlan, server_id_of
 
 if TYPE_CHECKING:
@@ -100,12 +100,9 @@ class RecoveryPlanExecutionOperations:
                 return {"recoveryPlanExecution": self._execution_api(self._execution(state, replayed))}
             plan = self._plan(state, body["recoveryPlanArn"])
             self._refuse_while_running(state, plan, f"start recovery plan {plan.name}")
-            if not plan.steps:
-                raise errors.validation(f"Recovery plan {plan.name} has no steps; add one with CreateRecoveryPlanStep",
-                                        "recoveryPlanArn")
             if self._plan_status(state, plan) != "ACTIVE":
-                raise errors.validation(f"Recovery plan {plan.name} is INVALID: a step names a source server "
-                                        f"{state.name} no longer has", "recoveryPlanArn")
+                raise errors.validation(f"Recovery plan {plan.name} is INVALID: it has no server step to run; add "
+                                        "one with CreateRecoveryPlanStep", "recoveryPlanArn")
             in_plan = {s for step in plan.steps for s in step.server_ids()}
             snapshots = {}
             for item in body.get("sourceServers") or ():
@@ -113,6 +110,7 @@ class RecoveryPlanExecutionOperations:
                     raise errors.validation(f"Source server {item['sourceServerID']} is not in recovery plan "
                                             f"{plan.name}", "sourceServers")
                 snapshots[item["sourceServerID"]] = item["recoverySnapshotID"]
+            self.requested_snapshots(state, body.get("sourceServers") or [], now)  # refuses an unknown snapshot now
             execution = self._new_execution(state, plan, body["mode"], snapshots, body.get("tags") or {}, now)
             store.executions[execution.arn] = execution
             self._remember(store, "StartRecoveryPlanExecution", body, execution.arn)
@@ -120,7 +118,7 @@ class RecoveryPlanExecutionOperations:
 
     def _new_execution(self: DrsState, state: RegionState, plan: RecoveryPlan, mode: str, snapshots: dict,
                        tags: dict, now: float) -> Execution:
-        execution_arn = arn(state.name, "recovery-plan-execution", "rpe-" + hex_id(self.rng))
+        execution_arn = arn(state.name, "recovery-plan-execution", recovery_plan_execution_id(self.rng))
         steps = []
         for index, step in enumerate(plan.steps, 1):
             server_config = step.configuration.get("serverStepConfiguration")
@@ -128,14 +126,15 @@ class RecoveryPlanExecutionOperations:
                 {"serverArn": s["serverArn"], "impactLevel": s.get("impactLevel", "CRITICAL")}
                 for s in server_config["servers"]]
             wait = step.configuration.get("waitStepConfiguration", {}).get("waitDurationMinutes")
-            steps.append(ExecutionStep(f"{execution_arn}/step/rpes-{hex_id(self.rng)}", index, step.name,
-                                       servers, wait, now, now))
+            step_arn = f"{execution_arn}/step/{recovery_plan_execution_step_id(self.rng)}"
+            steps.append(ExecutionStep(step_arn, index, step.name, servers, wait, now, now))
         return Execution(execution_arn, plan.arn, plan.name, mode, now, steps, snapshots, dict(tags))
 
     def get_recovery_plan_execution(self: DrsState, region: str, body: dict) -> dict:
         with self.lock:
             state = self.region(region)
-            return {"recoveryPlanExecution": self._execution_api(self._execution(state, body["recoveryPlanExecutionArn"]))}
+            execution = self._execution(state, body["recoveryPlanExecutionArn"])
+            return {"recoveryPlanExecution": self._execution_api(execution)}
 
     def list_recovery_plan_executions(self: DrsState, region: str, body: dict) -> dict:
         from .recovery_plans import _renamed
@@ -153,8 +152,8 @@ class RecoveryPlanExecutionOperations:
             state, now = self.region(region), time.time()
             execution = self._execution(state, body["recoveryPlanExecutionArn"])
             if execution.status in ("COMPLETED", "CANCELLED", "CANCELLING"):
-                raise errors.conflict(f"Recovery plan execution {execution.arn} is {execution.status}: nothing to cancel",
-                                      execution.arn, "RECOVERY_PLAN_EXECUTION")
+                raise errors.conflict(f"Recovery plan execution {execution.arn} is {execution.status}: nothing to "
+                                      "cancel", execution.arn, "RECOVERY_PLAN_EXECUTION")
             running = next((s for s in execution.steps if s.status == "EXECUTING"), None)
             if running is not None:
                 execution.status = "CANCELLING"  # until the running step's job ends (advance)

@@ -5,9 +5,9 @@ CRITICAL or OPTIONAL) or waits (1..120 minutes). Executions of plans live in
 recovery_plan_executions.py. Simulator choices where the DRS docs are silent:
 - names are unique per region (plans) and per plan (steps): ConflictException;
 - a source server appears at most once in a plan, across all its steps: ValidationException;
-- a plan is INVALID when a step names a server the region no longer has (the simulator's
-  inventory never loses one, so in practice plans stay ACTIVE); an empty plan is ACTIVE but
-  cannot be started;
+- a plan is INVALID while it has no server step (botocore's model: "INVALID means the plan has no
+  SERVER type steps and cannot be executed"), ACTIVE otherwise; an INVALID plan cannot start;
+- a step's type (server or wait) never changes (UpdateRecoveryPlanStep: ValidationException);
 - a clientToken replays the first answer (the resource as it is now); the same token with other
   parameters is a ConflictException, as AWS's idempotent operations refuse a mismatch.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import errors
-from .ids import ACCOUNT_ID, arn, hex_id, iso
+from .ids import ACCOUNT_ID, arn, iso, recovery_plan_id, recovery_plan_step_id
 
 if TYPE_CHECKING:
     from .state import DrsState, RegionState
@@ -114,8 +114,8 @@ class RecoveryPlanOperations:
                     f"{execution.status}; cancel it or wait for it to end", plan.arn, "RECOVERY_PLAN")
 
     def _plan_status(self: DrsState, state: RegionState, plan: RecoveryPlan) -> str:
-        known = state.servers
-        return "ACTIVE" if all(s in known for step in plan.steps for s in step.server_ids()) else "INVALID"
+        has_servers = any("serverStepConfiguration" in step.configuration for step in plan.steps)
+        return "ACTIVE" if has_servers else "INVALID"
 
     def _check_servers(self: DrsState, state: RegionState, plan: RecoveryPlan, servers: list[dict], field_name: str,
                        replacing: PlanStep | None = None) -> None:
@@ -145,7 +145,7 @@ class RecoveryPlanOperations:
             if replayed:
                 return {"recoveryPlan": self._plan_api(state, self._plan(state, replayed))}
             self._unique_plan_name(state, body["name"])
-            plan_arn = arn(region, "recovery-plan", "rp-" + hex_id(self.rng))
+            plan_arn = arn(region, "recovery-plan", recovery_plan_id(self.rng))
             plan = RecoveryPlan(plan_arn, body["name"], body.get("description"), now, now, dict(body.get("tags") or {}))
             store.plans[plan_arn] = plan
             self._remember(store, "CreateRecoveryPlan", body, plan_arn)
@@ -202,20 +202,22 @@ class RecoveryPlanOperations:
             plan = self._plan(state, body["recoveryPlanArn"])
             self._refuse_while_running(state, plan, f"change recovery plan {plan.name}")
             configuration = _one_configuration(body["configuration"], "configuration")
-            if len(plan.steps) >= MAX_STEPS:
-                raise errors.ApiError(402, "ServiceQuotaExceededException",
-                                      f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
-                                      resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
-                                      quotaCode=QUOTA_STEPS_PER_PLAN)
             self._unique_step_name(plan, body["stepName"])
             if "serverStepConfiguration" in configuration:
                 self._check_servers(state, plan, configuration["serverStepConfiguration"]["servers"],
                                     "configuration.serverStepConfiguration.servers")
+            if len(plan.steps) >= MAX_STEPS:  # after the request's own checks: a bad request says what is bad
+                raise errors.ApiError(
+                    402, "ServiceQuotaExceededException",
+                    f"Recovery plan {plan.name} already has {MAX_STEPS} steps, the most a plan can have",
+                    resourceId=plan.arn, resourceType="RECOVERY_PLAN", serviceCode="drs",
+                    quotaCode=QUOTA_STEPS_PER_PLAN)
             order = body.get("stepOrder", len(plan.steps) + 1)
             if order > len(plan.steps) + 1:
                 raise errors.validation(f"stepOrder {order} leaves a gap: recovery plan {plan.name} has "
                                         f"{len(plan.steps)} steps (omit stepOrder to append)", "stepOrder")
-            step = PlanStep(f"{plan.arn}/step/rps-{hex_id(self.rng)}", body["stepName"], configuration, now, now)
+            step_arn = f"{plan.arn}/step/{recovery_plan_step_id(self.rng)}"
+            step = PlanStep(step_arn, body["stepName"], configuration, now, now)
             plan.steps.insert(order - 1, step)
             plan.updated = now
             self._remember(store, "CreateRecoveryPlanStep", body, step.arn)
@@ -240,6 +242,9 @@ class RecoveryPlanOperations:
                 self._unique_step_name(plan, body["stepName"], step)
             if "configuration" in body:
                 configuration = _one_configuration(body["configuration"], "configuration")
+                if set(configuration) != set(step.configuration):
+                    raise errors.validation(f"Step {step.name} is a {_kind(step.configuration)} step: a step's type "
+                                            "cannot change (delete it and create another)", "configuration")
                 if "serverStepConfiguration" in configuration:
                     self._check_servers(state, plan, configuration["serverStepConfiguration"]["servers"],
                                         "configuration.serverStepConfiguration.servers", replacing=step)
@@ -309,6 +314,10 @@ def _one_configuration(configuration: dict, field_name: str) -> dict:
         raise errors.validation(f"{field_name} must have exactly one of serverStepConfiguration, "
                                 f"waitStepConfiguration ({len(present)} given)", field_name)
     return {present[0]: configuration[present[0]]}
+
+
+def _kind(configuration: dict) -> str:
+    return "server" if "serverStepConfiguration" in configuration else "wait"
 
 
 def _renamed(page: dict, key: str) -> dict:

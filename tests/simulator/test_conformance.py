@@ -8,6 +8,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.airflow_compat import needs_native_recovery_plans
+
 from .conftest import APP, DB, WEB1, WEB2, wait_job_completed, wait_until
 from .shape_check import violations
 
@@ -182,3 +184,87 @@ def test_shape_check_catches_broken_bodies():
     assert violations(job_shape, {**good, "surprise": 1})
     assert violations(job_shape, {"status": "STARTED"})  # jobID is required
     assert violations(MODEL.shape_for("RecoveryInstance"), {"recoveryInstanceID": "i-xyz"})
+
+
+NATIVE_PLAN_OPERATIONS = sorted(name for name in MODEL.operation_names if "RecoveryPlan" in name)
+
+
+def _server_step(*server_ids, level="CRITICAL"):
+    return {"serverStepConfiguration": {"servers": [
+        {"serverArn": f"arn:aws:drs:us-east-1:123456789012:source-server/{s}", "impactLevel": level}
+        for s in server_ids]}}
+
+
+def _execution_settled(drs, execution_arn):
+    execution = drs.get_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)["recoveryPlanExecution"]
+    return execution if execution["status"] in ("COMPLETED", "FAILED", "CANCELLED") else None
+
+
+@needs_native_recovery_plans()
+def test_native_recovery_plan_responses_conform(sim, drs, raw):
+    """Every one of the 20 recovery-plan operations, at every stage an execution goes through."""
+    sim.control.set_time_scale(0.01)
+    sim.control.fail_server(APP, "LAUNCH", "Simulated launch failure")
+    plan = drs.create_recovery_plan(name="conformance", description="all operations", tags={"k": "v"})["recoveryPlan"]
+    plan_arn = plan["recoveryPlanArn"]
+    drs.update_recovery_plan(recoveryPlanArn=plan_arn, description="updated")
+    db = drs.create_recovery_plan_step(recoveryPlanArn=plan_arn, stepName="db", configuration=_server_step(DB, APP))
+    pause = drs.create_recovery_plan_step(recoveryPlanArn=plan_arn, stepName="pause",
+                                          configuration={"waitStepConfiguration": {"waitDurationMinutes": 1}})
+    web = drs.create_recovery_plan_step(recoveryPlanArn=plan_arn, stepName="web", configuration=_server_step(WEB1))
+    step_arns = [s["recoveryPlanStep"]["recoveryPlanStepArn"] for s in (db, pause, web)]
+    drs.get_recovery_plan_step(recoveryPlanStepArn=step_arns[0])
+    drs.update_recovery_plan_step(recoveryPlanStepArn=step_arns[2], configuration=_server_step(WEB1, WEB2, level="OPTIONAL"))
+    drs.reorder_recovery_plan_steps(recoveryPlanArn=plan_arn, orderedStepArns=step_arns)
+    drs.list_recovery_plan_steps(recoveryPlanArn=plan_arn, maxResults=2)
+    drs.get_recovery_plan(recoveryPlanArn=plan_arn)
+    drs.list_recovery_plans()
+
+    execution_arn = drs.start_recovery_plan_execution(recoveryPlanArn=plan_arn, mode="DRILL", tags={"run": "1"})[
+        "recoveryPlanExecution"]["recoveryPlanExecutionArn"]
+    drs.list_tags_for_resource(resourceArn=execution_arn)
+    wait_until(lambda: _execution_settled(drs, execution_arn), 20)  # FAILED: APP is critical in step 1
+    steps = drs.list_recovery_plan_execution_steps(recoveryPlanExecutionArn=execution_arn)["recoveryPlanExecutionSteps"]
+    exec_step_arns = [s["recoveryPlanExecutionStepArn"] for s in steps]
+    drs.get_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[0])
+    drs.update_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[1], waitDurationMinutes=2)
+    sim.control.clear_faults()
+    drs.retry_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[0])
+    wait_until(lambda: drs.get_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[1])[
+        "recoveryPlanExecutionStep"]["status"] == "WAITING", 10)
+    drs.list_recovery_plan_execution_steps(recoveryPlanExecutionArn=execution_arn)
+    drs.update_recovery_plan_execution_step(recoveryPlanExecutionStepArn=exec_step_arns[2], status="SKIPPED")
+    drs.cancel_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)
+    drs.list_recovery_plan_executions(recoveryPlanArn=plan_arn)
+    drs.get_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)
+    drs.delete_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)
+    drs.delete_recovery_plan_step(recoveryPlanStepArn=step_arns[1])
+    drs.delete_recovery_plan(recoveryPlanArn=plan_arn)
+
+    for operation in NATIVE_PLAN_OPERATIONS + ["ListTagsForResource"]:
+        assert_conforms(raw, operation)
+    statuses = {body["recoveryPlanExecution"]["status"] for name, code, _, body in raw
+                if name in ("GetRecoveryPlanExecution", "CancelRecoveryPlanExecution") and code < 300}
+    assert {"IN_PROGRESS", "FAILED", "CANCELLED"} <= statuses
+    step_statuses = {s["status"] for name, code, _, body in raw if code < 300 and "RecoveryPlanExecutionStep" in name
+                     for s in body.get("recoveryPlanExecutionSteps") or [body.get("recoveryPlanExecutionStep")]}
+    assert {"EXECUTING", "COMPLETED", "FAILED", "WAITING", "NOT_STARTED", "SKIPPED"} <= step_statuses
+
+
+@needs_native_recovery_plans()
+def test_native_recovery_plan_errors_conform(drs, raw):
+    plan_arn = drs.create_recovery_plan(name="errors")["recoveryPlan"]["recoveryPlanArn"]
+    assert error_of(drs.create_recovery_plan, name="errors").response["Error"]["Code"] == "ConflictException"
+    check_error_shape(raw, "ConflictException", 409)
+    for index in range(20):
+        drs.create_recovery_plan_step(recoveryPlanArn=plan_arn, stepName=f"s{index}",
+                                      configuration={"waitStepConfiguration": {"waitDurationMinutes": 1}})
+    error_of(drs.create_recovery_plan_step, recoveryPlanArn=plan_arn, stepName="s20",
+             configuration={"waitStepConfiguration": {"waitDurationMinutes": 1}})
+    check_error_shape(raw, "ServiceQuotaExceededException", 402)
+    error_of(drs.get_recovery_plan_execution,
+             recoveryPlanExecutionArn="arn:aws:drs:us-east-1:123456789012:recovery-plan-execution/rpe-00000000000000000")
+    check_error_shape(raw, "ResourceNotFoundException", 404)
+    error_of(drs.create_recovery_plan_step, recoveryPlanArn=plan_arn, stepName="bad", configuration=_server_step(
+        "s-00000000000000000"))
+    check_error_shape(raw, "ValidationException", 400)
