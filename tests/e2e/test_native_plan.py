@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_drs.reports.storage import report_path
 from tests.airflow_compat import needs_native_recovery_plans
 from tests.e2e.helpers import read_report, run_dag, running_instance_states, task_states
 from tests.native_plans import create_native_plan
@@ -12,7 +13,16 @@ from tests.native_plans import create_native_plan
 DB, APP, WEB1 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14"
 STEPS = [("database", {DB: "CRITICAL"}), ("pause", 1), ("app-and-web", {APP: "CRITICAL", WEB1: "OPTIONAL"})]
 DAG_ID = "drs_native_three_tier_drill"
-pytestmark = [pytest.mark.timeout(300), needs_native_recovery_plans()]
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_native_plan_dags_load_on_every_supported_airflow(test_dagbag):
+    # Parse time never calls DRS: the DAGs load even where botocore predates native plans.
+    assert {DAG_ID, "drs_native_three_tier_recovery"} <= set(test_dagbag.dag_ids)
+    assert "drs_native_three_tier_failback" not in test_dagbag.dag_ids
+
+
+@needs_native_recovery_plans()
 
 
 def test_native_drill_launches_reports_and_cleans_up(test_dagbag, airflow_sim):
@@ -34,12 +44,15 @@ def test_native_drill_launches_reports_and_cleans_up(test_dagbag, airflow_sim):
     native = report["native_plan"]
     assert native["name"] == "three-tier-native" and native["arn"] == plan_arn and native["status"] == "COMPLETED"
     assert native["execution_arn"] in native["summary"]
+    page = report_path(dag_run.dag_id, dag_run.run_id).with_suffix(".html").read_text()
+    assert f"ran as DRS native recovery plan three-tier-native (execution {native['execution_arn']}), ended COMPLETED" in page
     assert [(s["name"], s["kind"], s["status"]) for s in native["steps"]] == [
         ("database", "servers", "COMPLETED"), ("pause", "wait", "COMPLETED"), ("app-and-web", "servers", "COMPLETED")]
     assert report["rto"]["met"] is True and report["rto"]["achieved_seconds"] > 0
     assert airflow_sim.control.calls()["StartRecoveryPlanExecution"] == 1
 
 
+@needs_native_recovery_plans()
 def test_native_drill_critical_failure_fails_the_run_and_still_cleans_up(test_dagbag, airflow_sim):
     create_native_plan(airflow_sim.endpoint_url, "three-tier-native", STEPS)
     airflow_sim.control.fail_server(APP, "LAUNCH", raw_error="InsufficientInstanceCapacity")
