@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
-from airflow_provider_drs.exceptions import DrsProviderError
+from airflow_provider_drs.exceptions import DrsNativePlanUnavailable
 from airflow_provider_drs.hooks.drs import DrsHook, _refused
 from airflow_provider_drs.hooks.drs_results import empty_result, fold_job, job_summary
 from airflow_provider_drs.hooks.drs_safety import RunRef
@@ -44,10 +44,6 @@ def execution_client_token(run: RunRef, plan_arn: str, mode: str) -> str:
 def server_id_of(server_arn: str) -> str:
     """``arn:aws:drs:REGION:ACCOUNT:source-server/s-...`` -> ``s-...`` (an id is kept as it is)."""
     return server_arn.rsplit("/", 1)[-1]
-
-
-class DrsNativePlanUnavailable(DrsProviderError):
-    """The native recovery plan does not exist, or DRS says it is INVALID: nothing may launch."""
 
 
 @dataclass

@@ -12,8 +12,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
+from airflow_provider_drs.exceptions import DrsNativePlanUnavailable
 from airflow_provider_drs.hooks.drs_plan_executions import (
-    DrsNativePlanUnavailable,
     DrsPlanExecutionHook,
     NativePlan,
     resolve_native_plan,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
+from airflow_provider_drs.exceptions import DrsNativePlanUnavailable
 from airflow_provider_drs.hooks.drs_plan_executions import (
-    DrsNativePlanUnavailable,
     DrsPlanExecutionHook,
     resolve_native_plan,
 )

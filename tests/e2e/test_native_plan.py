@@ -7,7 +7,7 @@ import pytest
 
 from airflow_provider_drs.reports.storage import report_path
 from tests.airflow_compat import needs_native_recovery_plans
-from tests.e2e.helpers import read_report, run_dag, running_instance_states, task_states
+from tests.e2e.helpers import HitlResponder, read_report, run_dag, running_instance_states, task_states
 from tests.native_plans import create_native_plan
 
 DB, APP, WEB1 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14"
@@ -72,3 +72,21 @@ def test_native_drill_critical_failure_fails_the_run_and_still_cleans_up(test_da
     assert launched and {t["ec2_instance_id"] for t in report["cleanup"]["terminated"]} == launched
     instances = running_instance_states(airflow_sim.client("ec2"))
     assert {instances[i] for i in launched} == {"terminated"}
+
+
+@needs_native_recovery_plans()
+def test_native_recovery_waits_for_approval_then_runs_in_recovery_mode(test_dagbag, airflow_sim):
+    create_native_plan(airflow_sim.endpoint_url, "three-tier-native", STEPS)
+    responder = HitlResponder("drs_native_three_tier_recovery", "approve", airflow_sim)
+    responder.start()
+    dag_run = run_dag(test_dagbag, "drs_native_three_tier_recovery")
+    responder.join(timeout=10)
+
+    assert responder.answered == "Approve"
+    assert responder.calls_when_waiting.get("StartRecoveryPlanExecution", 0) == 0  # nothing before the yes
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
+    instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
+    assert len(instances) == 3 and {i["isDrill"] for i in instances} == {False}  # kept: no cleanup
+    report = read_report(dag_run)
+    assert report["cleanup"] is None and report["native_plan"]["status"] == "COMPLETED"
+    assert report["approval"]["by"] == "SRE on call"
