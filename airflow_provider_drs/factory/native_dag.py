@@ -18,10 +18,9 @@ from airflow.sdk import DAG, chain
 
 from airflow_provider_drs.factory.actions import hitl_users
 from airflow_provider_drs.factory.dag_builder import START_DATE, plan_source, polling, rto_deadline, run_params
-from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.native_plan import DrsStartRecoveryPlanExecutionOperator
 from airflow_provider_drs.operators.native_plan_tasks import (
-    NativeDrillCleanupOperator, NativePlanPreflightOperator, NativePlanReportOperator)
+    NativeDrillCleanupOperator, NativePlanPreflightOperator, NativePlanReportOperator, NativeRecoveryApprovalOperator)
 from airflow_provider_drs.operators.notify import ApprovalSnsNotifier, PlanNotifyOperator
 from airflow_provider_drs.operators.report import verdict
 from airflow_provider_drs.plan_tasks import (
@@ -54,12 +53,12 @@ def build_native_dag(plan: Plan, mode: str) -> DAG:
         topic = plan.notifications.sns_topic_arn
         if not drill:
             timeout = plan.recovery.approval_timeout_minutes
-            first.append(RecoveryApprovalOperator(
+            first.append(NativeRecoveryApprovalOperator(
                 task_id=APPROVE, subject=f"Recover plan {plan.name} in {plan.region} (REAL recovery, not a drill)?",
                 body=(f"Plan **{plan.name}** runs the DRS native recovery plan **{plan.native_plan}** in RECOVERY "
                       f"mode: every server of its steps is launched for real.\n\nRTO target {plan.rto_minutes} min."),
-                retries=0, servers=[], tag_groups={}, assigned_users=hitl_users(plan.recovery.approvers),
-                **({"defaults": [RecoveryApprovalOperator.REJECT]} if timeout else {}),
+                retries=0, recovery_plan_name=plan.native_plan, assigned_users=hitl_users(plan.recovery.approvers),
+                **({"defaults": [NativeRecoveryApprovalOperator.REJECT]} if timeout else {}),
                 **hitl_answer_window(timedelta(minutes=timeout) if timeout else None),
                 notifiers=[ApprovalSnsNotifier(topic_arn=topic, plan_name=plan.name, **conn)] if topic else None,
                 **conn,

@@ -15,6 +15,7 @@ from airflow_provider_drs.hooks.drs_plan_executions import (
     resolve_native_plan,
 )
 from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
+from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.cleanup import DrillCleanupOperator
 from airflow_provider_drs.operators.launch_safety import run_ref
 from airflow_provider_drs.operators.preflight import PlanPreflightOperator
@@ -29,6 +30,27 @@ if TYPE_CHECKING:
 # An execution step's status as the state of the wave it stands for in the report.
 _STEP_STATES = {"COMPLETED": "success", "FAILED": "failed", "TIMED_OUT": "failed", "SKIPPED": "skipped",
                 "NOT_STARTED": "skipped", "EXECUTING": "running", "WAITING": "running"}
+
+
+class NativeRecoveryApprovalOperator(RecoveryApprovalOperator):
+    """The recovery's approval of a native plan: its question names the live recovery instances the
+    recovery will replace, reading the native plan's servers when it is asked (not at parse time)."""
+
+    def __init__(self, *, recovery_plan_name: str, **kwargs: Any):
+        super().__init__(servers=[], tag_groups={}, **kwargs)
+        self.recovery_plan_name = recovery_plan_name
+
+    def replacement_notice(self) -> str:
+        try:
+            require_native_recovery_plans(f"Approval of native plan {self.recovery_plan_name}")
+            plans = DrsRecoveryPlanHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+            self.servers = resolve_native_plan(plans, self.recovery_plan_name, self.region_name).servers
+        except Exception as error:  # the approver decides without this fact rather than not at all
+            self.log.warning("drs.approval could not read native plan %s: %s", self.recovery_plan_name, error)
+            return (f"**Could not read the native recovery plan {self.recovery_plan_name}** ({error}); check the "
+                    "DRS console first.")
+        return f"Servers of native plan {self.recovery_plan_name}: {', '.join(self.servers)}.\n\n" + \
+            super().replacement_notice()
 
 
 class NativePlanPreflightOperator(PlanPreflightOperator):

@@ -84,6 +84,8 @@ def test_native_recovery_waits_for_approval_then_runs_in_recovery_mode(test_dagb
 
     assert responder.answered == "Approve"
     assert responder.calls_when_waiting.get("StartRecoveryPlanExecution", 0) == 0  # nothing before the yes
+    assert f"Servers of native plan three-tier-native: {DB}, {APP}, {WEB1}." in responder.body_when_waiting
+    assert "nothing will be replaced" in responder.body_when_waiting
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), task_states(dag_run)
     instances = airflow_sim.client("drs").describe_recovery_instances()["items"]
     assert len(instances) == 3 and {i["isDrill"] for i in instances} == {False}  # kept: no cleanup
