@@ -208,6 +208,8 @@ _NATIVE_REFUSED = {
               "remove native_plan to run these waves, or remove waves: the native plan's steps are the waves"),
     "protection_groups": ("protection_groups are not used with native_plan: the native plan's steps name its "
                           "servers", "remove protection_groups (edit the servers in the native plan's steps)"),
+    "failback": ("a native plan has no failback DAG (its servers are only known at run time)",
+                 "remove failback; fail back from the DRS console, or write the plan as waves"),
 }
 _NATIVE_REFUSED_DRILL = {
     "cleanup": ("a native plan's drill always cleans up", "remove drill.cleanup: DRS never terminates what a native "
