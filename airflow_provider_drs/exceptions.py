@@ -53,6 +53,10 @@ class DrsNotADrillInstance(DrsRequestError):
     """Refused to terminate a recovery instance that is not a drill instance."""
 
 
+class DrsNativePlanUnavailable(DrsProviderError):
+    """A DRS native recovery plan does not exist, or DRS says it is INVALID: nothing may launch."""
+
+
 class SsmAutomationFailed(DrsProviderError):
     """An SSM Automation execution ended in a state other than Success."""
 

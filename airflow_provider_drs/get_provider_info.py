@@ -78,7 +78,8 @@ def get_provider_info() -> dict:
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.hooks.drs",
-                                   "airflow_provider_drs.hooks.instance_health"],
+                                   "airflow_provider_drs.hooks.instance_health",
+                                   "airflow_provider_drs.hooks.drs_plan_executions"],
             },
             {
                 "integration-name": "AWS Systems Manager Automation",
@@ -88,7 +89,8 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
-                "python-modules": ["airflow_provider_drs.operators.drs"],
+                "python-modules": ["airflow_provider_drs.operators.drs",
+                                   "airflow_provider_drs.operators.native_plan"],
             },
             {
                 "integration-name": "AWS Systems Manager Automation",
@@ -99,14 +101,16 @@ def get_provider_info() -> dict:
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.sensors.drs",
-                                   "airflow_provider_drs.sensors.instance_health"],
+                                   "airflow_provider_drs.sensors.instance_health",
+                                   "airflow_provider_drs.sensors.native_plan"],
             }
         ],
         "triggers": [
             {
                 "integration-name": "AWS Elastic Disaster Recovery (DRS)",
                 "python-modules": ["airflow_provider_drs.triggers.drs",
-                                   "airflow_provider_drs.triggers.instance_health"],
+                                   "airflow_provider_drs.triggers.instance_health",
+                                   "airflow_provider_drs.triggers.native_plan"],
             },
             {
                 "integration-name": "AWS Systems Manager Automation",

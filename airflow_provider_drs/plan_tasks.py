@@ -28,6 +28,8 @@ START_FAILBACK_LAUNCH = "start_failback_launch"
 WAIT_FOR_FAILBACK = "wait_for_failback"
 STOP_FAILBACK = "stop_failback"
 CLEAR_LEFTOVERS = "clear_leftover_drill_instances"  # the cleanup DAG's task
+START_NATIVE_PLAN = "start_native_plan"  # a native plan's DAG: start its execution (returns the ARN)
+WAIT_FOR_NATIVE_PLAN = "wait_for_native_plan"  # ... and wait for it (XCom native_execution)
 RESTORE_LAUNCH_SETTINGS = "restore_launch_settings"  # drill: production launch settings back after launches
 
 POINT_IN_TIME = "point_in_time"  # the drill and recovery DAGs' run parameter (Airflow params)
@@ -45,6 +47,8 @@ REPLACED = "replaced_instances"  # preflight and start_recovery: live instances 
 DECISION = "decision"  # approval: the human's answer, who gave it and when
 GATE = "gate"  # wait_until_ready: the per-server gate records, pushed before they are judged
 LAUNCH_SETTINGS = "launch_settings"  # preflight: per server the launch settings changed, and drift
+NATIVE_PLAN = "native_plan"  # start_native_plan: the native plan (name, arn, servers)
+NATIVE_EXECUTION = "native_execution"  # wait_for_native_plan: the execution, per step and per server
 FINISHED_AT = "finished_at"  # action tasks: when they succeeded (UTC ISO); times the post actions
 
 

@@ -61,4 +61,5 @@ def test_airflow_lists_the_provider_with_its_parts():
     assert "airflow-provider-drs" in manager.providers
     info = manager.providers["airflow-provider-drs"].data
     assert "airflow_provider_drs.triggers.drs" in info["triggers"][0]["python-modules"]
+    assert "airflow_provider_drs.triggers.native_plan" in info["triggers"][0]["python-modules"]
     assert "airflow_provider_drs.links.drs.DrsJobLink" in info["extra-links"]

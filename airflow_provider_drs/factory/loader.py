@@ -24,6 +24,7 @@ from airflow_provider_drs.exceptions import DrsProviderError
 from airflow_provider_drs.factory.cleanup_dag import build_cleanup_dag
 from airflow_provider_drs.factory.dag_builder import build_dag
 from airflow_provider_drs.factory.failback_dag import build_failback_dag
+from airflow_provider_drs.factory.native_dag import build_native_dag
 from airflow_provider_drs.plans import Plan, WaveGraph, load_catalogue
 
 
@@ -52,6 +53,8 @@ def plans_folder(dag_file: str | os.PathLike[str] | None = None) -> Path:
 
 def build_dags(plan: Plan) -> list[DAG]:
     """A plan's DAGs: its drill, its recovery, its failback, and the cleanup of what dead drill runs left."""
+    if plan.is_native:  # DRS holds the steps: no waves to fail back or to sweep by server at parse time
+        return [build_native_dag(plan, "drill"), build_native_dag(plan, "recovery")]
     graph = WaveGraph(plan)
     return [build_dag(plan, "drill", graph), build_dag(plan, "recovery", graph), build_failback_dag(plan, graph),
             build_cleanup_dag(plan)]

@@ -78,21 +78,8 @@ class PlanReportOperator(BaseOperator):
         dag_run = context["dag_run"]
         resolved = ti.xcom_pull(task_ids=PREFLIGHT) or {}
         states = run_task_states(ti, dag_run, self.log)
-        waves = []
-        replaced = list(ti.xcom_pull(task_ids=PREFLIGHT, key=REPLACED) or [])
-        for wave in self.waves:
-            name = wave["name"]
-            job = ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=JOB)
-            job_id = ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY))
-            if job is None and job_id:
-                job = {"job_id": job_id}
-            replaced += ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY), key=REPLACED) or []
-            ends = [ti.xcom_pull(task_ids=t, key=FINISHED_AT) for t in wave.get("post_tasks") or ()]
-            gate = ti.xcom_pull(task_ids=wave["gate_task"], key=GATE) if wave.get("gate_task") else None
-            waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
-                          "gate": gate,
-                          "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
-                          "results": ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=RESULTS)})
+        waves, replaced = self._wave_entries(ti, states, resolved)
+        replaced = list(ti.xcom_pull(task_ids=PREFLIGHT, key=REPLACED) or []) + replaced
         cleanup = ti.xcom_pull(task_ids=self.cleanup_task_id) if self.cleanup_task_id else None
         approval = approval_outcome(ti.xcom_pull(task_ids=self.approval_task_id, key=DECISION)
                                     ) if self.approval_task_id else None
@@ -108,6 +95,7 @@ class PlanReportOperator(BaseOperator):
             launch_settings=ti.xcom_pull(task_ids=PREFLIGHT, key=LAUNCH_SETTINGS),
             restored_launch_settings=ti.xcom_pull(task_ids=RESTORE_LAUNCH_SETTINGS) if self.mode == "drill" else None,
         )
+        self._add_to_report(report, ti)
         report["metrics"] = self._publish_metrics(report)
         store = open_report_store()
         # The page first: a report JSON without its page would be shown as "no page" in the UI.
@@ -115,6 +103,28 @@ class PlanReportOperator(BaseOperator):
         where = store.put(dag_run.dag_id, dag_run.run_id, ".json", json.dumps(report, indent=2))
         self.log.info("drs.report plan=%s mode=%s path=%s\n%s", self.plan["name"], self.mode, where, format_table(report))
         return report
+
+    def _wave_entries(self, ti: Any, states: Mapping[str, str | None],
+                      resolved: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each wave as build_report takes it, and the live instances its start replaced."""
+        waves, replaced = [], []
+        for wave in self.waves:
+            name = wave["name"]
+            job = ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=JOB)
+            job_id = ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY))
+            if job is None and job_id:
+                job = {"job_id": job_id}
+            replaced += ti.xcom_pull(task_ids=in_wave(name, START_RECOVERY), key=REPLACED) or []
+            ends = [ti.xcom_pull(task_ids=t, key=FINISHED_AT) for t in wave.get("post_tasks") or ()]
+            gate = ti.xcom_pull(task_ids=wave["gate_task"], key=GATE) if wave.get("gate_task") else None
+            waves.append({**wave, "servers": resolved.get(name), "job": job, "post_actions_finished": ends,
+                          "gate": gate,
+                          "state": wave_state({t: st for t, st in states.items() if t.startswith(f"{name}.")}),
+                          "results": ti.xcom_pull(task_ids=in_wave(name, WAIT_FOR_LAUNCH), key=RESULTS)})
+        return waves, replaced
+
+    def _add_to_report(self, report: dict[str, Any], ti: Any) -> None:
+        """What a subclass adds to the report before it is published (nothing here)."""
 
     def _publish_metrics(self, report: Mapping[str, Any]) -> dict[str, Any]:
         """Send the run's CloudWatch metrics (``[drs] metrics_namespace``, empty to turn them off).

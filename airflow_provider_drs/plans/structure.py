@@ -34,7 +34,7 @@ _MISSING_HINTS = {
     "rto_minutes": "add 'rto_minutes: 60', the recovery time objective in minutes",
     "protection_groups": "list the protection groups this wave recovers, e.g. protection_groups: [database]",
     "name": "give it a name unique in the plan",
-    "waves": "add 'waves:' with at least one wave",
+    "waves": "add 'waves:' with at least one wave, or 'native_plan: NAME' to run a DRS native recovery plan",
     "kind": "add 'kind: protection_groups'",
 }
 _MINUTES_EXAMPLES = {"rto_minutes": 60, "rpo_minutes": 15, "timeout_minutes": 15, "delay_minutes": 10}
@@ -182,6 +182,9 @@ def split_plan(raw: dict, col: ErrorCollector) -> PlanParts:
         col.errors = [e for e in col.errors if not e.message.startswith("missing required key")]
         col.add(("plan",), "missing required key 'plan'",
                 "if this file only holds shared protection groups, add 'kind: protection_groups'")
+    if "native_plan" in raw:
+        _native_plan_only(raw, col)
+        return parts
     parts.groups = split_groups(raw, col, required=False)
     waves = raw.get("waves")
     if "waves" not in raw:
@@ -197,6 +200,32 @@ def split_plan(raw: dict, col: ErrorCollector) -> PlanParts:
             wave = validate(m.Wave, item, ("waves", i), col)
             parts.waves.append((i, wave, name if isinstance(name, str) else None))
     return parts
+
+
+# Keys a native plan refuses: DRS's plan holds the servers and their order.
+_NATIVE_REFUSED = {
+    "waves": ("a plan has either waves or native_plan, not both",
+              "remove native_plan to run these waves, or remove waves: the native plan's steps are the waves"),
+    "protection_groups": ("protection_groups are not used with native_plan: the native plan's steps name its "
+                          "servers", "remove protection_groups (edit the servers in the native plan's steps)"),
+    "failback": ("a native plan has no failback DAG (its servers are only known at run time)",
+                 "remove failback; fail back from the DRS console, or write the plan as waves"),
+}
+_NATIVE_REFUSED_DRILL = {
+    "cleanup": ("a native plan's drill always cleans up", "remove drill.cleanup: DRS never terminates what a native "
+                "plan launched, so the drill's instances are always terminated"),
+}
+
+
+def _native_plan_only(raw: dict, col: ErrorCollector) -> None:
+    """A native plan's file: the wave-only keys are refused, each where it is written."""
+    for key, (message, hint) in _NATIVE_REFUSED.items():
+        if key in raw:
+            col.add((key,), message, hint)
+    drill = raw.get("drill")
+    for key, (message, hint) in _NATIVE_REFUSED_DRILL.items():
+        if isinstance(drill, dict) and key in drill and drill[key] != "always":
+            col.add(("drill", key), message, hint)
 
 
 def split_groups(raw: dict, col: ErrorCollector, required: bool) -> dict[str, m.ProtectionGroup | None]:

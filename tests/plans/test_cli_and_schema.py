@@ -79,7 +79,8 @@ def test_schema(capsys):
     schema = json.loads(capsys.readouterr().out)
     assert schema == json.loads(json.dumps(plan_json_schema()))
     plan = schema["$defs"]["PlanDocument"]
-    assert {"version", "plan", "region", "rto_minutes", "waves"} <= set(plan["required"])
+    assert {"version", "plan", "region", "rto_minutes"} <= set(plan["required"])
+    assert plan["oneOf"] == [{"required": ["waves"]}, {"required": ["native_plan"]}]
     assert plan["additionalProperties"] is False
     assert "source_file" not in plan["properties"]
     group = schema["$defs"]["ProtectionGroup"]
