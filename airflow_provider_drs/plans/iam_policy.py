@@ -37,7 +37,7 @@ CALLED_VIA_DRS = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["drs.amazonaws.
 # The roles DRS gives its conversion servers and recovery instances (created when DRS is initialised).
 DRS_SERVICE_ROLES = ("AWSElasticDisasterRecoveryConversionServerRole", "AWSElasticDisasterRecoveryRecoveryInstanceRole",
                      "AWSElasticDisasterRecoveryRecoveryInstanceWithLaunchActionsRole")
-NATIVE_PLAN_ACTIONS = ("GetRecoveryPlan", "StartRecoveryPlanExecution", "GetRecoveryPlanExecution",
+NATIVE_PLAN_ACTIONS = ("ListRecoveryPlans", "GetRecoveryPlan", "ListRecoveryPlanSteps", "StartRecoveryPlanExecution", "GetRecoveryPlanExecution",
                        "ListRecoveryPlanExecutions", "ListRecoveryPlanExecutionSteps", "GetRecoveryPlanExecutionStep",
                        "CancelRecoveryPlanExecution")
 _QUEUE_URL = re.compile(r"^https?://([^/\s]+)/(\d{12})/([\w-]{1,80})$")  # scheme://host/ACCOUNT/QUEUE
@@ -131,6 +131,9 @@ def _drs_statements(out: _Statements, plan: Any, dags: tuple[str, ...], mode: st
         out.add("DrsFailsBackRecoveredInstances", failback, ctx.arn("drs", "recovery-instance/*"))
     if getattr(plan, "native_plan", None):  # the native recovery plan key (added by another change)
         out.add("DrsRunsTheNativeRecoveryPlan", [f"drs:{op}" for op in NATIVE_PLAN_ACTIONS], "*")
+        # The execution is started with the run's tags (how a retried task finds its own).
+        out.add("DrsTagsItsNativeExecutionsWithTheRun", ["drs:TagResource"],
+                ctx.arn("drs", "recovery-plan-execution/*"))
 
 
 def _tag_groups(plan: Any) -> dict[str, dict[str, str]]:

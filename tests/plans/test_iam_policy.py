@@ -146,21 +146,32 @@ def test_builder_rejects_unknown_mode():
         build_policy(plan, "failback", PolicyContext(region="us-east-1"))
 
 
-def test_native_plan_adds_the_recovery_plan_actions(operations):
-    """`native_plan:` comes with another change; the builder reads it with getattr, so a plan that
-    names one gets the DRS recovery-plan actions, each an operation of botocore's DRS model."""
+def test_a_native_plan_is_granted_every_drs_call_its_dags_make(operations):
+    """A `native_plan:` plan's policy holds each DRS operation the native hooks call (read from their
+    source, so a new call without a grant fails here), and only operations botocore's model knows."""
+    import inspect
+    import re
+
     from airflow_provider_drs.drs_api_support import has_native_recovery_plans
+    from airflow_provider_drs.hooks import drs_plan_executions, drs_recovery_plans
 
     plan = load_catalogue(str(PLANS_DIR)).plans["diamond"]
     assert "drs:StartRecoveryPlanExecution" not in policy_actions(
         build_policy(plan, "all", PolicyContext(region="us-east-1")))
-    native = plan.model_copy(update={"native_plan": {"name": "diamond"}})
-    actions = [a for a in policy_actions(build_policy(native, "drill", PolicyContext(region="us-east-1")))
-               if "RecoveryPlan" in a]
-    assert "drs:StartRecoveryPlanExecution" in actions and "drs:GetRecoveryPlanExecution" in actions
-    if not has_native_recovery_plans():  # this botocore predates the API: the names can't be checked here
+    native = plan.model_copy(update={"native_plan": "diamond", "waves": []})
+    granted = set(policy_actions(build_policy(native, "drill", PolicyContext(region="us-east-1"))))
+    if not has_native_recovery_plans():  # this botocore predates the API: its names can't be read here
         pytest.skip("botocore without DRS recovery plans")
-    assert {a.partition(":")[2] for a in actions} <= operations["drs"]
+    import boto3
+
+    to_api = boto3.client("drs", region_name="us-east-1").meta.method_to_api_mapping
+    run_calls = set(re.findall(r"\.([a-z_]+)\(", inspect.getsource(drs_plan_executions)))
+    # What running reads of the plan itself (DrsRecoveryPlanHook's read side; its writes are export's).
+    run_calls |= {"list_recovery_plans", "list_recovery_plan_steps", "get_recovery_plan"}
+    called = {f"drs:{to_api[name]}" for name in run_calls if name in to_api}
+    assert "drs:StartRecoveryPlanExecution" in called and "drs:CancelRecoveryPlanExecution" in called
+    assert called <= granted, sorted(called - granted)
+    assert {a for a in granted if a.startswith("drs:") and a.partition(":")[2] not in operations["drs"]} <= PERMISSION_ONLY
 
 
 def test_split_policies_fit_the_managed_policy_quota_and_grant_the_same(capsys):
