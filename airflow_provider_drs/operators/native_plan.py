@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_drs.drs_api_support import require_native_recovery_plans
 from airflow_provider_drs.exceptions import DrsNativePlanUnavailable
 from airflow_provider_drs.hooks.drs_plan_executions import (
+    TERMINAL_EXECUTION_STATUSES,
     DrsPlanExecutionHook,
     NativePlan,
     resolve_native_plan,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 EXECUTION_STATE_KEY = "drs_plan_execution_arn"
+DRILL_CANCEL_TIMEOUT_SECONDS = 3600  # a cancelled drill ends when its running step's job does
 
 
 class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook]):
@@ -35,7 +37,8 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
     RECOVERY, and return its ARN (the waiting is DrsRecoveryPlanExecutionSensor's).
 
     Refused (no retry) when the plan does not exist, is INVALID, or has an execution that is not over
-    and is not this run's: DRS would run two executions over the same servers. A retried task never
+    and is not this run's: DRS runs one execution of a plan at a time. One exception: a RECOVERY
+    cancels a running DRILL execution first (a real recovery goes before a drill). A retried task never
     starts a second execution: it resumes the one its earlier try recorded (Airflow's task state
     store), else adopts this run's own (its tags name the run), else starts with a client token
     derived from the run, which DRS answers with the same execution. A drill is checked right before
@@ -45,6 +48,7 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
     :param is_drill: DRILL (True) or RECOVERY (False) mode.
     :param recovery_snapshots: server id -> the recovery snapshot to launch it from (an id or a
         ``{"snapshot_id": ...}``, as preflight's XCom ``snapshots``; a mapping or its JSON).
+    :param poll_interval: seconds between reads of a drill execution this recovery cancelled.
     :return: the execution ARN; XCom ``native_plan`` holds the plan (name, ARN, servers).
     """
 
@@ -53,8 +57,10 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
     ui_color = "#f7c59f"
 
     def __init__(self, *, recovery_plan_name: str, is_drill: bool = True,
-                 recovery_snapshots: Mapping[str, Any] | str | None = None, **kwargs: Any):
+                 recovery_snapshots: Mapping[str, Any] | str | None = None, poll_interval: float = 5.0,
+                 **kwargs: Any):
         super().__init__(**kwargs)
+        self.poll_interval = poll_interval
         self.recovery_plan_name = recovery_plan_name
         self.is_drill = is_drill
         self.recovery_snapshots = recovery_snapshots
@@ -106,6 +112,9 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
             if RunRef.from_tags(execution.get("tags")) == own:
                 return self._adopt(execution)
             owner = RunRef.from_tags(execution.get("tags"))
+            if not self.is_drill and execution.get("mode") == "DRILL":
+                self._cancel_drill(execution, owner)
+                continue
             raise AirflowFailException(
                 f"Conflict: execution {execution['recoveryPlanExecutionArn']} of plan {self.recovery_plan_name} is "
                 f"{execution.get('status')} ({execution.get('mode')}), started at {execution.get('startedAt')} by "
@@ -118,6 +127,21 @@ class DrsStartRecoveryPlanExecutionOperator(AwsBaseOperator[DrsPlanExecutionHook
                 if RunRef.from_tags(execution.get("tags")) == own:
                     return self._adopt(execution)
         return None
+
+    def _cancel_drill(self, execution: dict[str, Any], owner: RunRef | None) -> None:
+        """A real recovery goes before a drill: DRS runs one execution of a plan at a time, and a drill
+        with wait steps may hold the plan for hours. The drill is cancelled (its approval said so) and
+        awaited until it launches nothing more; its drill instances are its own cleanup's to remove,
+        and this recovery's launches replace them anyway."""
+        arn = execution["recoveryPlanExecutionArn"]
+        self.log.warning("drs.cancel_drill_for_recovery execution=%s started_by=%s status=%s: cancelling the drill "
+                         "so the recovery can start", arn, owner or "someone outside this Airflow", execution.get("status"))
+        ended = self.hook.cancel_and_settle(arn, self.poll_interval, DRILL_CANCEL_TIMEOUT_SECONDS)
+        if ended.get("status") not in TERMINAL_EXECUTION_STATUSES:
+            raise AirflowFailException(
+                f"Drill execution {arn} of plan {self.recovery_plan_name} was cancelled but is still "
+                f"{ended.get('status')} after {DRILL_CANCEL_TIMEOUT_SECONDS // 60} min (its running step's job has not "
+                "ended). Nothing was launched for the recovery: check the job in the DRS console, then run again.")
 
     def _adopt(self, execution: dict[str, Any]) -> dict[str, Any]:
         self.log.warning("drs.adopt_plan_execution execution=%s status=%s started=%s: this run already started "

@@ -50,7 +50,20 @@ class NativeRecoveryApprovalOperator(RecoveryApprovalOperator):
             return (f"**Could not read the native recovery plan {self.recovery_plan_name}** ({error}); check the "
                     "DRS console first.")
         return f"Servers of native plan {self.recovery_plan_name}: {', '.join(self.servers)}.\n\n" + \
-            super().replacement_notice()
+            self._running_drills() + super().replacement_notice()
+
+    def _running_drills(self) -> str:
+        """The drill executions approving will cancel (the start task does: a recovery goes first)."""
+        try:
+            plans = DrsRecoveryPlanHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+            plan = plans.find_plan(self.recovery_plan_name)
+            executions = DrsPlanExecutionHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+            drills = [e for e in executions.active_executions(plan["recoveryPlanArn"]) if e.get("mode") == "DRILL"]
+        except Exception as error:  # the approver decides without this fact rather than not at all
+            self.log.warning("drs.approval could not read native plan executions: %s", error)
+            return ""
+        return "".join(f"**A drill of this plan is running** ({e['recoveryPlanExecutionArn']}, started "
+                       f"{e.get('startedAt')}): approving cancels it first.\n\n" for e in drills)
 
 
 class NativePlanPreflightOperator(PlanPreflightOperator):

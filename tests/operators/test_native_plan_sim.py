@@ -155,3 +155,19 @@ def test_drill_cleanup_cancels_a_running_execution_then_terminates_what_it_launc
     assert {s["stepName"]: s["status"] for s in hook.execution_steps(arn)}["app"] == "SKIPPED"
     assert [t["source_server_id"] for t in terminated] == [DB]
     assert set(ec2_states(sim, [t["ec2_instance_id"] for t in terminated]).values()) == {"terminated"}
+
+
+def test_a_recovery_cancels_a_running_drill_then_starts(sim):
+    """DRS runs one execution of a plan at a time; a drill (with waits it may hold the plan for
+    hours) must not stand in the way of a real recovery. Another recovery does: refused."""
+    create_native_plan(sim.endpoint_url, "three-tier", [("database", {DB: "CRITICAL"}), ("pause", 100),
+                                                        ("app", {APP: "CRITICAL"})])
+    drill = start_task().execute(context(run_id="scheduled__drill"))
+    recovery = start_task(is_drill=False, poll_interval=0.1).execute(context(run_id="manual__recovery"))
+
+    hook = DrsPlanExecutionHook(**CONN)
+    assert recovery != drill
+    assert hook.get_execution(drill)["status"] == "CANCELLED"
+    assert hook.get_execution(recovery)["mode"] == "RECOVERY"
+    with pytest.raises(AirflowFailException, match=r"Conflict: execution .* \(RECOVERY\)"):
+        start_task(is_drill=False, poll_interval=0.1).execute(context(run_id="manual__second"))
