@@ -88,25 +88,32 @@ def events(plan: Plan) -> dict[str, Any]:
             "events_poll_interval": conf.getfloat("drs", "events_poll_interval", fallback=60.0)}
 
 
+def run_dag_arguments(plan: Plan, mode: str, description: str, doc_md: str, tags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The DAG arguments of a plan's drill or recovery DAG, whatever runs inside it (waves or a native plan)."""
+    conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
+    return {
+        "dag_id": plan.dag_id(mode),
+        "description": (plan.description or description)[:200],
+        "schedule": (DrillTimetable(plan.drill.schedule, timezone="UTC")
+                     if mode == "drill" and plan.drill.schedule else None),
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,  # two runs of one plan would fight over the same servers
+        "tags": ["drs", mode, f"plan:{plan.name}", *tags],
+        "doc_md": doc_md,
+        "default_args": {"retries": 2, "retry_delay": timedelta(seconds=30)},
+        "deadline": rto_deadline(plan, mode, conn),
+        "params": run_params(),
+    }
+
+
 def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
     graph = graph or WaveGraph(plan)
     conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
     poll, listen = polling(), events(plan)
     server_waves = {server: wave.name for wave in plan.waves for server in wave.static_servers(plan)}
     drill = mode == "drill"
-    with DAG(
-        dag_id=plan.dag_id(mode),
-        description=(plan.description or f"DRS {mode} of plan {plan.name}")[:200],
-        schedule=DrillTimetable(plan.drill.schedule, timezone="UTC") if drill and plan.drill.schedule else None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,  # two runs of one plan would fight over the same servers
-        tags=["drs", mode, f"plan:{plan.name}"],
-        doc_md=plan_doc_md(plan, mode, graph),
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-        deadline=rto_deadline(plan, mode, conn),
-        params=run_params(),
-    ) as dag:
+    with DAG(**run_dag_arguments(plan, mode, f"DRS {mode} of plan {plan.name}", plan_doc_md(plan, mode, graph))) as dag:
         # Setup of the run: cleanup, report and notify are its teardowns, so they still run when a
         # user marks the run failed (or success) mid-wave: Airflow then skips every pending task
         # but teardowns. Cancelling a drill terminates its instances and leaves a report.

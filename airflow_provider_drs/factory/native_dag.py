@@ -17,7 +17,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, chain
 
 from airflow_provider_drs.factory.actions import hitl_users
-from airflow_provider_drs.factory.dag_builder import START_DATE, plan_source, polling, rto_deadline, run_params
+from airflow_provider_drs.factory.dag_builder import plan_source, polling, run_dag_arguments
 from airflow_provider_drs.operators.native_plan import DrsStartRecoveryPlanExecutionOperator
 from airflow_provider_drs.operators.native_plan_tasks import (
     NativeDrillCleanupOperator, NativePlanPreflightOperator, NativePlanReportOperator, NativeRecoveryApprovalOperator)
@@ -27,7 +27,6 @@ from airflow_provider_drs.plan_tasks import (
     APPROVE, BEGIN, CLEANUP, NOTIFY, PREFLIGHT, REPORT, SNAPSHOTS, START_NATIVE_PLAN, VERDICT, WAIT_FOR_NATIVE_PLAN)
 from airflow_provider_drs.plans import Plan
 from airflow_provider_drs.sensors.native_plan import DrsRecoveryPlanExecutionSensor
-from airflow_provider_drs.timetables.drill import DrillTimetable
 from airflow_provider_drs.version_compat import hitl_answer_window
 
 
@@ -35,19 +34,8 @@ def build_native_dag(plan: Plan, mode: str) -> DAG:
     conn = {"aws_conn_id": plan.aws_conn_id, "region_name": plan.region}
     poll = polling()
     drill = mode == "drill"
-    with DAG(
-        dag_id=plan.dag_id(mode),
-        description=(plan.description or f"DRS {mode} of plan {plan.name} (native plan {plan.native_plan})")[:200],
-        schedule=DrillTimetable(plan.drill.schedule, timezone="UTC") if drill and plan.drill.schedule else None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        tags=["drs", mode, f"plan:{plan.name}", "native-plan"],
-        doc_md=_doc_md(plan, mode),
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-        deadline=rto_deadline(plan, mode, conn),
-        params=run_params(),
-    ) as dag:
+    with DAG(**run_dag_arguments(plan, mode, f"DRS {mode} of plan {plan.name} (native plan {plan.native_plan})",
+                                 _doc_md(plan, mode), tags=("native-plan",))) as dag:
         begin = EmptyOperator(task_id=BEGIN).as_setup()
         first = [begin]
         topic = plan.notifications.sns_topic_arn

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_drs.drs_api_support import DrsNativePlansUnsupported, has_native_recovery_plans
+from airflow_provider_drs.drs_api_support import FIRST_BOTOCORE, DrsNativePlansUnsupported, has_native_recovery_plans
 from airflow_provider_drs.operators.native_plan import DrsStartRecoveryPlanExecutionOperator
 from airflow_provider_drs.operators.native_plan_tasks import NativeDrillCleanupOperator
 from tests.operators.test_drs_sim import context
@@ -16,7 +16,7 @@ CONN = {"aws_conn_id": "aws_sim", "region_name": "us-east-1"}
 
 def test_start_says_what_to_upgrade(sim):
     task = DrsStartRecoveryPlanExecutionOperator(task_id="start_native_plan", recovery_plan_name="p", **CONN)
-    with pytest.raises(DrsNativePlansUnsupported, match="pip install -U boto3 botocore aiobotocore"):
+    with pytest.raises(DrsNativePlansUnsupported, match=f"pip install -U 'botocore>={FIRST_BOTOCORE}'"):
         task.execute(context())
     assert sim.control.calls().get("ListRecoveryPlans", 0) == 0
 
