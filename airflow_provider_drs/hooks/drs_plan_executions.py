@@ -283,3 +283,22 @@ class DrsPlanExecutionHook(DrsHook):
         require_native_recovery_plans("Waiting for a DRS native recovery plan execution")
         answer = await client.get_recovery_plan_execution(recoveryPlanExecutionArn=execution_arn)
         return answer["recoveryPlanExecution"]
+
+    async def execution_job_ids_async(self, execution_arn: str, client: Any) -> list[str]:
+        """The jobs the execution's server steps started so far, from the step summaries (one page:
+        a plan has at most 20 steps); a started step whose summary lists no job is read in full."""
+        answer = await client.list_recovery_plan_execution_steps(recoveryPlanExecutionArn=execution_arn)
+        job_ids: set[str] = set()
+        for step in answer.get("recoveryPlanExecutionSteps", []):
+            servers = ((step.get("configuration") or {}).get("executionServerStepConfiguration") or {}).get("servers")
+            if servers is None:
+                continue  # a wait step
+            found = {s["jobID"] for s in servers if s.get("jobID")}
+            if not found and step.get("status") not in ("NOT_STARTED", "SKIPPED"):
+                full = await client.get_recovery_plan_execution_step(
+                    recoveryPlanExecutionStepArn=step["recoveryPlanExecutionStepArn"])
+                configuration = full["recoveryPlanExecutionStep"].get("configuration") or {}
+                found = {s["jobID"] for s in (configuration.get("executionServerStepConfiguration") or {})
+                         .get("servers", []) if s.get("jobID")}
+            job_ids |= found
+        return sorted(job_ids)

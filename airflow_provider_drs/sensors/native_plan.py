@@ -32,8 +32,9 @@ class DrsRecoveryPlanExecutionSensor(AwsBaseSensor[DrsPlanExecutionHook]):
     Pushed before judging, so cleanup and the report see a failed execution's servers: XCom
     ``native_execution`` (the execution, its steps: name, status, job ids, servers; and per server
     the result of hooks.drs_results plus step, impact_level and job_id) and ``results`` (per server).
-    Every job of the execution is tagged with this run, as the wave operator tags its jobs, so the
-    launch-safety rules of other runs know whose instances these are.
+    Every job of the execution is tagged with this run as soon as the trigger sees it (it wakes the
+    sensor, which tags and waits again), as the wave operator tags its jobs, so the launch-safety
+    rules of other runs know whose instances these are while the execution still runs.
 
     :param execution_arn: the execution (the start operator's XCom).
     :param poll_interval: seconds between reads of the execution (one call each).
@@ -51,11 +52,11 @@ class DrsRecoveryPlanExecutionSensor(AwsBaseSensor[DrsPlanExecutionHook]):
         self.poll_interval = poll_interval
         self.max_consecutive_errors = max_consecutive_errors
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context, claimed_jobs: list[str] | None = None) -> Any:
         self.defer(
             trigger=DrsRecoveryPlanExecutionTrigger(
                 execution_arn=self.execution_arn, poll_interval=self.poll_interval,
-                max_consecutive_errors=self.max_consecutive_errors,
+                max_consecutive_errors=self.max_consecutive_errors, claimed_jobs=claimed_jobs,
                 **DrsRecoveryPlanExecutionTrigger.connection_of(self)),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout else None,
@@ -66,6 +67,9 @@ class DrsRecoveryPlanExecutionSensor(AwsBaseSensor[DrsPlanExecutionHook]):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = validate_execute_complete_event(event)
+        if event.get("status") == "new_jobs":  # claim them for this run while the execution goes on
+            self._tag_jobs(context, event["job_ids"])
+            self.execute(context, claimed_jobs=event["job_ids"])  # defers again: never returns
         if event.get("status") != "success":
             raise AirflowException(f"Waiting for execution {self.execution_arn} failed: {event.get('message')}")
         folded = self.hook.execution_results(self.execution_arn)
@@ -89,8 +93,10 @@ class DrsRecoveryPlanExecutionSensor(AwsBaseSensor[DrsPlanExecutionHook]):
         return folded
 
     def _claim_jobs(self, context: Context, folded: dict[str, Any]) -> None:
+        self._tag_jobs(context, sorted({j for step in folded["steps"] for j in step["job_ids"]}))
+
+    def _tag_jobs(self, context: Context, job_ids: list[str]) -> None:
         """Tag the execution's jobs with this run; a failure is logged, never raised."""
-        job_ids = sorted({j for step in folded["steps"] for j in step["job_ids"]})
         if context.get("dag_run") is None or not job_ids:
             return
         tags = run_ref(context).tags()

@@ -22,21 +22,27 @@ from airflow_provider_drs.triggers.base import AwsReadingTrigger
 
 class DrsRecoveryPlanExecutionTrigger(AwsReadingTrigger):
     """
-    Read GetRecoveryPlanExecution every ``poll_interval`` seconds until the execution is COMPLETED,
-    FAILED or CANCELLED, then yield ``{"status": "success", "execution": execution_summary}``. An
-    execution takes minutes to hours (each server step is a DRS launch job; a wait step up to 120
-    minutes), so one read a poll is all it costs. Whether the servers launched is judged by the
-    sensor, in the worker, from the steps' jobs. Reads only: it may run twice.
+    Read GetRecoveryPlanExecution and its step summaries every ``poll_interval`` seconds until the
+    execution is COMPLETED, FAILED or CANCELLED, then yield ``{"status": "success", "execution":
+    execution_summary}``. Whether the servers launched is judged by the sensor, in the worker, from
+    the steps' jobs. Reads only: it may run twice.
+
+    A job the execution started that is not in ``claimed_jobs`` ends the wait early with
+    ``{"status": "new_jobs", "job_ids": [every job so far]}``: the sensor tags it with its run and
+    waits again. DRS does not tag a native plan's jobs, and an untagged drill instance looks like a
+    console leftover to other runs' launch-safety checks, which would let another plan's drill
+    replace it while this execution still runs (its later steps and waits may take hours).
 
     ``{"status": "error", "message"}`` when the execution cannot be read: not found, or
     ``max_consecutive_errors`` transient errors in a row.
     """
 
-    serialized_fields = ("execution_arn", "poll_interval", "max_consecutive_errors")
+    serialized_fields = ("execution_arn", "poll_interval", "max_consecutive_errors", "claimed_jobs")
 
     def __init__(self, execution_arn: str, poll_interval: float = 30.0, max_consecutive_errors: int = 8,
-                 **connection: Any):
+                 claimed_jobs: list[str] | None = None, **connection: Any):
         super().__init__(**connection)
+        self.claimed_jobs = list(claimed_jobs or [])
         self.execution_arn = execution_arn
         self.poll_interval = poll_interval
         self.max_consecutive_errors = max_consecutive_errors
@@ -48,6 +54,8 @@ class DrsRecoveryPlanExecutionTrigger(AwsReadingTrigger):
             while True:
                 try:
                     execution = await hook.get_execution_async(self.execution_arn, client)
+                    job_ids = ([] if execution.get("status") in TERMINAL_EXECUTION_STATUSES
+                               else await hook.execution_job_ids_async(self.execution_arn, client))
                     errors = 0
                 except DrsNativePlansUnsupported as unsupported:
                     yield TriggerEvent({"status": "error", "message": str(unsupported)})
@@ -64,6 +72,10 @@ class DrsRecoveryPlanExecutionTrigger(AwsReadingTrigger):
                     if execution.get("status") in TERMINAL_EXECUTION_STATUSES:
                         yield TriggerEvent({"status": "success", "execution_arn": self.execution_arn,
                                             "execution": execution_summary(execution)})
+                        return
+                    if set(job_ids) - set(self.claimed_jobs):
+                        yield TriggerEvent({"status": "new_jobs", "execution_arn": self.execution_arn,
+                                            "job_ids": job_ids})
                         return
                     self.log.info("drs.plan_execution execution=%s status=%s", self.execution_arn,
                                   execution.get("status"))

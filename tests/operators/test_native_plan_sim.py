@@ -112,13 +112,17 @@ def test_optional_failure_only_warns(sim, caplog, capsys):
 def test_trigger_reads_until_the_execution_ends_and_changes_nothing(sim):
     create_native_plan(sim.endpoint_url, "three-tier", STEPS)
     arn = start_task().execute(context())
-    trigger = DrsRecoveryPlanExecutionTrigger(execution_arn=arn, poll_interval=0.1, **CONN)
-    event = run_trigger(trigger)
-    assert event["status"] == "success" and event["execution"]["status"] == "COMPLETED"
-    assert run_trigger(trigger) == event  # a second run of the same trigger reads the same end
+    claimed, events = [], []
+    while not events or events[-1]["status"] == "new_jobs":  # as the sensor does: claim, wait again
+        trigger = DrsRecoveryPlanExecutionTrigger(execution_arn=arn, poll_interval=0.1, claimed_jobs=claimed, **CONN)
+        events.append(run_trigger(trigger))
+        claimed = events[-1].get("job_ids", claimed)
+    assert [e["status"] for e in events][-1] == "success" and 2 <= len(events) <= 3  # a wake per new job
+    assert events[-1]["execution"]["status"] == "COMPLETED" and len(claimed) == 2
+    assert run_trigger(trigger) == events[-1]  # a second run of the same trigger reads the same end
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_drs.triggers.native_plan.DrsRecoveryPlanExecutionTrigger"
-    assert kwargs["execution_arn"] == arn and kwargs["aws_conn_id"] == "aws_sim"
+    assert kwargs["execution_arn"] == arn and kwargs["aws_conn_id"] == "aws_sim" and kwargs["claimed_jobs"] == claimed
 
 
 def test_trigger_reports_an_unknown_execution(sim):
@@ -171,3 +175,40 @@ def test_a_recovery_cancels_a_running_drill_then_starts(sim):
     assert hook.get_execution(recovery)["mode"] == "RECOVERY"
     with pytest.raises(AirflowFailException, match=r"Conflict: execution .* \(RECOVERY\)"):
         start_task(is_drill=False, poll_interval=0.1).execute(context(run_id="manual__second"))
+
+
+def test_each_job_is_claimed_for_the_run_while_the_execution_still_runs(sim):
+    """DRS does not tag a native plan's jobs: until they carry the run, the first step's drill
+    instance looks like a console leftover that another plan's drill may replace. The trigger wakes
+    the sensor for each new job, the sensor tags it and waits again."""
+    from airflow.exceptions import TaskDeferred
+
+    from airflow_provider_drs.hooks.drs import DrsHook
+    from airflow_provider_drs.hooks.drs_safety import assess_drill
+
+    create_native_plan(sim.endpoint_url, "three-tier", [("database", {DB: "CRITICAL"}), ("pause", 100),
+                                                        ("app", {APP: "CRITICAL"})])
+    ctx = context()
+    task = sensor(start_task().execute(ctx))
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(ctx)
+    event = run_trigger(deferred.value.trigger)
+    assert event["status"] == "new_jobs" and len(event["job_ids"]) == 1
+    with pytest.raises(TaskDeferred) as again:  # tags, then waits on
+        task.execute_complete(ctx, event)
+    assert again.value.trigger.claimed_jobs == event["job_ids"]
+
+    hook = DrsHook(**CONN)
+    job = hook.describe_jobs(event["job_ids"])[event["job_ids"][0]]
+    assert RunRef.from_tags(job.get("tags")) == RunRef("drs_test_drill", "manual__test")
+    for _ in range(100):  # the database launched; the execution waits in its pause step
+        holdings = [h for h in hook.launch_holdings([DB]) if h.is_instance]
+        if holdings:
+            break
+        import time
+
+        time.sleep(0.1)
+    assert DrsPlanExecutionHook(**CONN).get_execution(task.execution_arn)["status"] == "IN_PROGRESS"
+    # Another plan's drill of the database is refused: that instance is this live run's.
+    other = assess_drill(holdings, RunRef("drs_other_drill", "manual__x"), lambda ref: "running")
+    assert other.refusals and not other.replaced
