@@ -13,16 +13,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
 _TYPES = {"Bool": "boolean", "Null": "string"}
 SIMULATION_WORKERS = 4
+# The check runs in every preflight, a real recovery's too, and IAM is a global service that may be
+# slow or throttling on a bad day: short timeouts and a budget for the whole check, after which the
+# run goes on with the check reported as not done.
+CHECK_BUDGET_SECONDS = 30.0
+IAM_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
 
 
 def principal_of(caller_arn: str) -> tuple[str, str | None]:
@@ -88,12 +94,15 @@ class PermissionCheck:
 class IamPermissionsHook(AwsBaseHook):
     """iam:SimulatePrincipalPolicy for the connection's own principal."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, budget_seconds: float = CHECK_BUDGET_SECONDS, **kwargs: Any):
         kwargs["client_type"] = "iam"
+        kwargs.setdefault("config", IAM_CONFIG)
         super().__init__(*args, **kwargs)
+        self.budget_seconds = budget_seconds
 
     def caller_arn(self) -> str:
-        sts = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="sts").conn
+        sts = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="sts",
+                          config=self.config).conn
         return sts.get_caller_identity()["Arn"]
 
     def check(self, policy: Mapping[str, Any]) -> PermissionCheck:
@@ -111,8 +120,15 @@ class IamPermissionsHook(AwsBaseHook):
         calls = simulations(policy)
         # A few calls at once (boto3 clients are thread-safe): dozens of sequential IAM round trips
         # would hold preflight for seconds before a recovery.
-        with ThreadPoolExecutor(max_workers=SIMULATION_WORKERS) as pool:
-            answers = list(pool.map(lambda call: _simulate(client, principal, *call), calls))
+        pool = ThreadPoolExecutor(max_workers=SIMULATION_WORKERS)
+        futures = [pool.submit(_simulate, client, principal, *call) for call in calls]
+        _, late = wait(futures, timeout=self.budget_seconds)
+        pool.shutdown(wait=False, cancel_futures=True)  # never wait on IAM past the budget
+        if late:
+            return PermissionCheck(principal=principal, unchecked=(
+                f"{len(late)} of {len(calls)} iam:SimulatePrincipalPolicy calls unanswered after "
+                f"{self.budget_seconds:.0f} s (IAM slow or throttling); the run goes on unchecked"))
+        answers = [future.result() for future in futures]
         for (_, resource, _), answer in zip(calls, answers):
             if isinstance(answer, Exception):
                 return PermissionCheck(principal=principal, unchecked=_why_unchecked(principal, answer))

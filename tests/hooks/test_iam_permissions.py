@@ -116,3 +116,16 @@ def test_an_assumed_role_session_is_checked_as_its_role_path_included(sim, monke
     assert check.unchecked is None, check.unchecked
     assert check.principal == f"arn:aws:iam::{ACCOUNT}:role/dr/dr-airflow"
     assert check.missing == {"drs:StartRecovery": [f"arn:aws:drs:us-east-1:{ACCOUNT}:source-server/s-3578f52ef3bdd58b4"]}
+
+
+def test_a_slow_iam_never_holds_preflight_past_the_budget(sim, monkeypatch, policy):
+    """IAM is global and may be slow or throttling on the day of a real recovery: the check gives up
+    after its budget and says so; the run goes on."""
+    import time
+
+    conn = _limited_connection(sim, monkeypatch, _all_but(policy, set()))
+    sim.control.latency(4.0, ["iam:SimulatePrincipalPolicy"])
+    started = time.monotonic()
+    check = IamPermissionsHook(aws_conn_id=conn, region_name="us-east-1", budget_seconds=1.0).check(policy)
+    assert time.monotonic() - started < 3.5
+    assert check.unchecked and "unanswered after 1 s" in check.unchecked and not check.missing
