@@ -5,6 +5,23 @@ from __future__ import annotations
 
 import boto3
 
+NATIVE_PLAN_FILE = """\
+version: 1
+plan: {plan}
+region: us-east-1
+rto_minutes: 30
+native_plan: three-tier
+drill:
+  schedule: "@weekly"
+notifications:
+  sns_topic_arn: arn:aws:sns:us-east-1:123456789012:dr
+"""
+
+
+def native_plan_file(plan: str) -> str:
+    """The text of a plan file that runs the native plan 'three-tier' (scheduled drill, a topic)."""
+    return NATIVE_PLAN_FILE.format(plan=plan)
+
 
 def drs_client(endpoint_url: str):
     return boto3.client("drs", endpoint_url=endpoint_url, region_name="us-east-1",

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from airflow_provider_drs.factory.loader import build_dags
 from airflow_provider_drs.plans import load_plan
+from tests.native_plans import native_plan_file
 
-PLAN = """\
-version: 1
-plan: native-shape
-region: us-east-1
-rto_minutes: 30
-native_plan: three-tier
-drill:
-  schedule: "@weekly"
-notifications:
-  sns_topic_arn: arn:aws:sns:us-east-1:123456789012:dr
-"""
+PLAN = native_plan_file("native-shape")
 
 
 def downstream(dag, task_id):

@@ -7,18 +7,9 @@ from pydantic import ValidationError
 
 from airflow_provider_drs.plans import load_catalogue, load_plan, plan_json_schema
 from airflow_provider_drs.plans.model import PlanDocument
+from tests.native_plans import native_plan_file
 
-NATIVE = """\
-version: 1
-plan: three-tier-native
-region: us-east-1
-rto_minutes: 30
-native_plan: three-tier
-drill:
-  schedule: "@weekly"
-notifications:
-  sns_topic_arn: arn:aws:sns:us-east-1:123456789012:dr
-"""
+NATIVE = native_plan_file("three-tier-native")
 
 
 def test_native_plan_loads_without_waves_or_groups(tmp_path):
