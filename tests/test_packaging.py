@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -15,15 +16,21 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_FILES = ["airflow_provider_drs/simulator/default_inventory.yaml",
               "airflow_provider_drs/reports/templates/run_report.html.j2",
               "airflow_provider_drs/reports/templates/history.html.j2"]
-# One wheel build at a time: pip builds in the source tree (build/), which parallel workers share.
-pytestmark = pytest.mark.xdist_group("source-tree-build")
+# What a clean clone holds: the wheel is built from a copy without them. Built in the checkout itself, a
+# build/ or *.egg-info left by another venv's setuptools (make test, then make test-oldest) broke the build.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                    "node_modules", "*.pyc")
+# The module's tests on one worker: one wheel build per run, not one per worker.
+pytestmark = pytest.mark.xdist_group("wheel-build")
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("source") / "airflow-provider-drs"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(REPO)], check=True, timeout=300)
+                    str(source)], check=True, timeout=300)
     (built,) = out.glob("airflow_provider_drs-*.whl")
     return built
 
