@@ -137,7 +137,7 @@ def build_dag(plan: Plan, mode: str, graph: WaveGraph | None = None) -> DAG:
             task_id=PREFLIGHT, plan_name=plan.name, waves=plan.wave_specs(), is_drill=drill,
             rpo_minutes=plan.rpo_minutes, documents=plan.documents(mode), topic_arn=plan.notifications.sns_topic_arn,
             readiness_warnings=list(plan.drill.readiness_warnings), launch=launch_spec(plan.protection_groups, mode),
-            iam_policy=iam_policy(plan, mode, listen["events_queue_url"]), **conn)
+            iam_policy=functools.partial(iam_policy, plan, mode, listen["events_queue_url"]), **conn)
         # The approval's only direct downstream task is preflight: a Reject skips it (and so the
         # waves), while report and notify run by their trigger rules and say "rejected".
         chain(*first, preflight)

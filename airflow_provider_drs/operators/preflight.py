@@ -14,7 +14,7 @@ mode are applied to every server (``operators.launch_settings``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -59,7 +59,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
                  max_servers_per_job: int = MAX_SERVERS_PER_JOB, rpo_minutes: int | None = None,
                  documents: Sequence[str] = (), topic_arn: str | None = None,
                  readiness_warnings: Sequence[str] = (), launch: Mapping[str, Any] | None = None,
-                 iam_policy: Mapping[str, Any] | None = None, **kwargs: Any):
+                 iam_policy: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan_name = plan_name
         self.is_drill = is_drill
@@ -70,7 +70,9 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         self.topic_arn = topic_arn
         self.readiness_warnings = list(readiness_warnings)
         self.launch = launch  # plans.launch.launch_spec of this mode
-        self.iam_policy = iam_policy  # plans.iam_policy.build_policy of this mode: checked, never enforced
+        # plans.iam_policy.build_policy of this mode, or a function returning it (the factory's: built
+        # when the task runs, not at every parse of the DAG file). Checked, never enforced.
+        self.iam_policy = iam_policy
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
@@ -121,7 +123,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
             return []
         try:
             hook = IamPermissionsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
-            check = hook.check(self.iam_policy)
+            check = hook.check(self.iam_policy() if callable(self.iam_policy) else self.iam_policy)
         except Exception as error:  # a permission check must never fail the run
             self.log.info("drs.preflight plan=%s IAM permissions not checked: %s", self.plan_name, error)
             return []

@@ -12,7 +12,7 @@ LACKING = {"ec2:DeleteVolume", "drs:TagResource"}
 
 
 def test_drill_report_warns_of_the_actions_the_connection_lacks(dagbag, airflow_sim, monkeypatch):
-    policy = dagbag.dags["drs_diamond_drill"].get_task("preflight").iam_policy  # what the factory built
+    policy = dagbag.dags["drs_diamond_drill"].get_task("preflight").iam_policy()  # what the factory builds at run time
     statements = [{k: v for k, v in {**s, "Action": [a for a in s["Action"] if a not in LACKING]}.items() if k != "Sid"}
                   for s in policy["Statement"] if set(s["Action"]) - LACKING]
     statements.append({"Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": "*"})
