@@ -43,6 +43,35 @@ class UsageError(Exception):
     """Bad invocation (exit 2), as opposed to invalid plans (exit 1)."""
 
 
+REFUSED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+                 "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException"}
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    """botocore's errors (no credentials, no region, endpoint unreachable, an AWS error answer)."""
+    return type(exc).__module__.startswith("botocore")
+
+
+def aws_error(exc: BaseException) -> str:
+    """One line for a failed AWS call, with what to do where botocore's own words do not say it
+    (any other exception: its text on one line)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    kind = type(exc).__name__
+    if kind == "NoRegionError":
+        return "no AWS region: pass --region, set AWS_DEFAULT_REGION, or give the connection a region_name"
+    if kind in ("NoCredentialsError", "PartialCredentialsError"):
+        return (f"{text}: give the Airflow connection credentials (--conn), or export AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); drs-sim takes any values")
+    if kind in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
+        return f"{text}: check the endpoint URL and the network (for drs-sim: is `drs-sim serve` running?)"
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    if code in REFUSED_CODES:
+        return (f"{text}: AWS refused these credentials or this call; `drs-plan iam-policy PLAN` prints what a "
+                "plan's connection needs")
+    return text
+
+
 def _summary(plan) -> str:
     servers = len(plan.static_servers())
     tags = plan.tag_group_count()
@@ -160,6 +189,14 @@ def _aws_args(parser: argparse.ArgumentParser) -> None:
                        help="an AWS endpoint, e.g. drs-sim's (credentials from the default AWS chain)")
 
 
+def interactive() -> Any:
+    """botocore's config for a person waiting at the terminal: few retries, so a wrong endpoint or
+    region fails in seconds (a connection's own retries setting still wins)."""
+    from airflow_provider_drs.hooks.retry import INTERACTIVE_MAX_ATTEMPTS, default_retry_config
+
+    return default_retry_config(INTERACTIVE_MAX_ATTEMPTS)
+
+
 def _aws_conn(args: argparse.Namespace, plan: Any) -> str | None:
     """The connection id for --conn (or the plan's); None with --endpoint, which every boto client
     then uses through botocore's own AWS_ENDPOINT_URL."""
@@ -183,7 +220,7 @@ def _check(args: argparse.Namespace) -> int:
     _quiet_aws_logs()
     from airflow_provider_drs.hooks.readiness import check_plan, stoppers
 
-    readiness = check_plan(plan, _aws_conn(args, plan))
+    readiness = check_plan(plan, _aws_conn(args, plan), config=interactive())
     problems, warnings = stoppers(readiness, args.mode, plan.drill.readiness_warnings)
     print(f"Readiness of plan {plan.name} in {plan.region} for a {args.mode}:\n")
     print(readiness.table())
@@ -301,7 +338,7 @@ def _events_setup(args: argparse.Namespace) -> int:
     try:
         status, outputs = deploy_events_setup(args.stack_name, template, conn, args.region)
     except Exception as exc:  # botocore's errors and waiter failures: say what failed and stop
-        print(f"drs-plan events-setup: stack {args.stack_name} failed: {exc}", file=sys.stderr)
+        print(f"drs-plan events-setup: stack {args.stack_name} failed: {aws_error(exc)}", file=sys.stderr)
         return 1
     queue_url = outputs.get("QueueUrl", "")
     print(f"stack {args.stack_name}: {status}\nqueue: {queue_url}\n\nTell Airflow (every scheduler, dag-processor "
@@ -360,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except UsageError as exc:
         print(f"drs-plan: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an AWS call failed: one line and what to do, not a traceback
+        if not is_aws_error(exc):
+            raise
+        print(f"drs-plan {args.command}: error: {aws_error(exc)}", file=sys.stderr)
         return 2
 
 

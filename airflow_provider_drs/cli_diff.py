@@ -22,7 +22,7 @@ def diff_args(parser: argparse.ArgumentParser) -> None:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs
+    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs, aws_error, interactive
 
     plan = _load_plan(args)
     if plan is None:
@@ -38,8 +38,8 @@ def diff(args: argparse.Namespace) -> int:
         return 0
     try:
         inventory = {s["sourceServerID"]: s for s in
-                     DrsHook(aws_conn_id=conn, region_name=plan.region).describe_source_servers()}
-        hook = LaunchSettingsHook(aws_conn_id=conn, region_name=plan.region)
+                     DrsHook(aws_conn_id=conn, region_name=plan.region, config=interactive()).describe_source_servers()}
+        hook = LaunchSettingsHook(aws_conn_id=conn, region_name=plan.region, config=interactive())
         tagged = [sid for sid, s in inventory.items() if any(
             all((s.get("tags") or {}).get(k) == v for k, v in g["tags"].items()) for g in spec["tag_groups"])]
         differing = 0
@@ -57,7 +57,7 @@ def diff(args: argparse.Namespace) -> int:
                         if drift else "")
                 print(f"{server} {key}: {_show(current)} -> {_show(wanted)}{note}")
     except Exception as exc:  # botocore, connection and credential errors alike: say it, exit 2
-        print(f"drs-plan: error: reading launch settings failed: {exc}", file=sys.stderr)
+        print(f"drs-plan: error: reading launch settings failed: {aws_error(exc)}", file=sys.stderr)
         return 2
     if differing:
         print(f"\n{differing} launch setting(s) differ from plan {plan.name} ({args.mode}); its next "

@@ -22,7 +22,6 @@ from airflow_provider_drs.plans.draft import Draft, draft_plan
 from airflow_provider_drs.plans.model import NAME_PATTERN
 
 DEFAULT_NAME = "discovered"
-INTERACTIVE_RETRIES = 2  # botocore's max_attempts counts retries
 
 
 def discover_args(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +79,7 @@ def discover(args: argparse.Namespace) -> int:
 
 def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str]:
     """Every source server (all pages) and the region read; UsageError (exit 2) on any AWS failure."""
-    from airflow_provider_drs.cli import UsageError
+    from airflow_provider_drs.cli import UsageError, aws_error
 
     try:
         # stdout is the draft (`discover > plan.yaml`): whatever the AWS stack logs goes to stderr
@@ -88,18 +87,16 @@ def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str
         with contextlib.redirect_stdout(sys.stderr):
             return _read(conn, region)
     except Exception as exc:  # botocore, connection, credential and region errors alike: one line, exit 2
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise UsageError(f"reading DRS source servers failed: {message}") from exc
+        raise UsageError(f"reading DRS source servers failed: {aws_error(exc)}") from exc
 
 
 def _read(conn: str | None, region: str | None) -> tuple[list[dict], str]:
+    from airflow_provider_drs.cli import interactive
     from airflow_provider_drs.hooks.drs import DrsHook
-    from airflow_provider_drs.hooks.retry import default_retry_config
 
     for name in ("airflow.providers.amazon", "airflow.providers_manager"):  # chatter, not news, at a terminal
         logging.getLogger(name).setLevel(logging.WARNING)
-    # A person waits at the terminal: 3 tries, not the 11 a task makes (a wrong endpoint took a minute).
-    hook = DrsHook(aws_conn_id=conn, region_name=region, config=default_retry_config(INTERACTIVE_RETRIES))
+    hook = DrsHook(aws_conn_id=conn, region_name=region, config=interactive())
     return hook.describe_source_servers(), hook.conn.meta.region_name
 
 

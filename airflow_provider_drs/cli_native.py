@@ -42,6 +42,10 @@ def export_native(args: argparse.Namespace) -> int:
     plan = _load_plan(args)
     if plan is None:
         return 2
+    if plan.is_native:
+        print(f"drs-plan: error: plan {plan.name} ({plan.source_file}) has no waves to export: it runs the DRS native "
+              f"recovery plan {plan.native_plan!r}, which is kept in DRS. Export a plan with waves.", file=sys.stderr)
+        return 2
     name = args.name or plan.name
     if not NATIVE_NAME.match(name):
         print(f"drs-plan: error: {name!r} is not a native plan name (letters, digits, spaces, '_' and '-', "
@@ -58,13 +62,13 @@ def export_native(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, plan: Any, name: str, out: list[str]) -> int:
-    from airflow_provider_drs.cli import _aws_conn
+    from airflow_provider_drs.cli import _aws_conn, aws_error, interactive
     from airflow_provider_drs.drs_api_support import DrsNativePlansUnsupported
     from airflow_provider_drs.exceptions import DrsForeignNativePlan
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 
     try:
-        hook = DrsRecoveryPlanHook(aws_conn_id=_aws_conn(args, plan), region_name=plan.region)
+        hook = DrsRecoveryPlanHook(aws_conn_id=_aws_conn(args, plan), region_name=plan.region, config=interactive())
         servers = hook.source_servers()
         tag_servers = {group: [sid for sid, s in servers.items()
                                if all(s["tags"].get(k) == v for k, v in spec.tags.items())]
@@ -86,7 +90,7 @@ def _export(args: argparse.Namespace, plan: Any, name: str, out: list[str]) -> i
         print(f"drs-plan: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # botocore, connection and credential errors alike: say it, exit 2
-        print(f"drs-plan: error: exporting plan {plan.name} to the native plan {name!r} failed: {exc}",
+        print(f"drs-plan: error: exporting plan {plan.name} to the native plan {name!r} failed: {aws_error(exc)}",
               file=sys.stderr)
         return 2
     prefix = "would " if args.dry_run else ""
@@ -108,7 +112,7 @@ def import_args(parser: argparse.ArgumentParser) -> None:
 
 
 def import_native(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _quiet_aws_logs
+    from airflow_provider_drs.cli import _quiet_aws_logs, aws_error
 
     if args.region and not re.match(REGION_PATTERN, args.region):
         print(f"drs-plan: error: {args.region!r} is not an AWS region", file=sys.stderr)
@@ -121,7 +125,7 @@ def import_native(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             text, warnings = _import(args)
     except Exception as exc:  # botocore, connection and credential errors, a too-old botocore alike
-        print(f"drs-plan: error: importing the native plan {args.name!r} failed: {exc}", file=sys.stderr)
+        print(f"drs-plan: error: importing the native plan {args.name!r} failed: {aws_error(exc)}", file=sys.stderr)
         return 2
     if text is None:
         return 1
@@ -132,10 +136,11 @@ def import_native(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    from airflow_provider_drs.cli import interactive
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 
     hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else (args.conn or "aws_default"),
-                               region_name=args.region)
+                               region_name=args.region, config=interactive())
     summary = hook.find_plan(args.name)
     if summary is None:
         print(f"drs-plan: no native recovery plan named {args.name!r} in {_region(hook, args)}", file=sys.stderr)

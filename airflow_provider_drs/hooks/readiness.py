@@ -203,14 +203,32 @@ def resolve_servers_now(hook: DrsHook, specs: Mapping[str, Mapping[str, Any]]) -
     return resolve_waves(inventory, specs)[0]
 
 
-def check_plan(plan: Plan, aws_conn_id: str | None, busy: bool = True) -> Readiness:
-    """Every readiness check of a plan, against the account and region it recovers in."""
-    hook = DrsHook(aws_conn_id=aws_conn_id, region_name=plan.region)
+def _native_plan_specs(plan: Plan, aws_conn_id: str | None, config: Any) -> tuple[dict[str, Any], list[Finding]]:
+    """A native_plan plan's waves as its preflight takes them: each server step of the DRS native plan.
+    A plan DRS cannot run (missing, INVALID, a botocore without the API) is a ``plan`` finding."""
+    from airflow_provider_drs.drs_api_support import DrsNativePlansUnsupported
+    from airflow_provider_drs.exceptions import DrsNativePlanUnavailable
+    from airflow_provider_drs.hooks.drs_plan_executions import resolve_native_plan
+    from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
+
+    plans = DrsRecoveryPlanHook(aws_conn_id=aws_conn_id, region_name=plan.region, config=config)
+    try:
+        native = resolve_native_plan(plans, plan.native_plan, plan.region)
+    except (DrsNativePlanUnavailable, DrsNativePlansUnsupported) as unavailable:
+        return {}, [Finding("plan", str(unavailable))]
+    return {step: {"servers": servers, "tag_groups": {}} for step, servers in native.steps.items()}, []
+
+
+def check_plan(plan: Plan, aws_conn_id: str | None, busy: bool = True, config: Any = None) -> Readiness:
+    """Every readiness check of a plan, against the account and region it recovers in (``config``:
+    botocore's, e.g. fewer retries for a person at a terminal)."""
+    hook = DrsHook(aws_conn_id=aws_conn_id, region_name=plan.region, config=config)
+    specs, native_findings = _native_plan_specs(plan, aws_conn_id, config) if plan.is_native else (plan.wave_specs(), [])
     inventory = {s["sourceServerID"]: s for s in hook.describe_source_servers()}
-    resolved, resolution = resolve_waves(inventory, plan.wave_specs())
+    resolved, resolution = resolve_waves(inventory, specs)
     readiness = check_servers(hook, resolved, inventory, plan.rpo_minutes, MAX_SERVERS_PER_JOB, busy=busy)
     readiness.plan = plan.name
-    readiness.plan_findings[:0] = resolution
+    readiness.plan_findings[:0] = native_findings + resolution
     readiness.plan_findings += check_documents(aws_conn_id, plan.region, plan.documents())
     if plan.notifications.sns_topic_arn:
         readiness.plan_findings += check_topic(aws_conn_id, plan.region, plan.notifications.sns_topic_arn)

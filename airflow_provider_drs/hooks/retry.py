@@ -24,6 +24,8 @@ from botocore.exceptions import (
 )
 
 DEFAULT_MAX_ATTEMPTS = 10
+# A person waits at the terminal (drs-plan): 3 tries, not a task's 11 (a wrong endpoint took 80 s to say so).
+INTERACTIVE_MAX_ATTEMPTS = 2
 # The longest single wait we accept from a Retry-After header; DRS asks for seconds, not minutes.
 MAX_RETRY_AFTER_SECONDS = 30.0
 _HANDLER_ID = "airflow-provider-drs-retry-after"

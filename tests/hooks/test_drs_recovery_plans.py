@@ -12,6 +12,7 @@ from airflow_provider_drs.exceptions import DrsForeignNativePlan
 from airflow_provider_drs.hooks.drs_recovery_plans import PLAN_TAG, DrsRecoveryPlanHook
 from airflow_provider_drs.plans import load_plan
 from tests.airflow_compat import needs_native_recovery_plans
+from tests.native_plans import native_plan_file
 
 pytestmark = needs_native_recovery_plans()
 
@@ -213,6 +214,15 @@ def test_a_plan_that_does_not_fit_is_refused_before_any_call_that_writes(sim, en
     assert code == 1 and writes[0].endswith("shop.yaml")
     assert "does not fit a DRS native recovery plan" in err
     assert writes_served(sim) == {}
+
+
+def test_a_plan_that_runs_a_native_plan_has_nothing_to_export_and_writes_nothing(sim, endpoint, capsys, tmp_path):
+    path = tmp_path / "nat.yaml"
+    path.write_text(native_plan_file("nat"))
+    assert main(["export-native", str(path), "--endpoint", endpoint]) == 2
+    err = capsys.readouterr().err
+    assert f"plan nat ({path}) has no waves to export: it runs the DRS native recovery plan 'three-tier'" in err
+    assert writes_served(sim) == {}  # until then it made an empty, INVALID native plan named nat
 
 
 def test_import_of_an_unknown_name_exits_1(sim, endpoint, capsys):

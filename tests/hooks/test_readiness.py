@@ -10,6 +10,8 @@ import pytest
 
 from airflow_provider_drs.cli import main
 from airflow_provider_drs.hooks.readiness import duration_seconds
+from tests.airflow_compat import needs_native_recovery_plans
+from tests.native_plans import create_native_plan
 
 REPO = Path(__file__).resolve().parents[2]
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
@@ -97,3 +99,49 @@ def test_an_unresolvable_topic_reference_is_named(plans, endpoint, capsys):
                                                ("PT0.5S", 0.5), ("", None), ("P", None), ("5 minutes", None)])
 def test_lag_durations(text, seconds):
     assert duration_seconds(text) == seconds
+
+
+@needs_native_recovery_plans()
+def test_a_plan_that_runs_a_native_plan_is_checked_on_the_native_plans_servers(plans, endpoint, sim, capsys):
+    create_native_plan(endpoint, "three-tier", [("db", {DB: "CRITICAL"}), ("settle", 5),
+                                                ("app", {APP: "CRITICAL", WEB1: "OPTIONAL"})])
+    (plans / "nat.yaml").write_text("version: 1\nplan: nat\nregion: us-east-1\nrto_minutes: 30\nnative_plan: three-tier\n")
+    sim.control.set_replication(APP, "STALLED", "PT3H")
+    assert check(plans, endpoint, "nat") == 1
+    out = capsys.readouterr().out
+    rows = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.startswith(("db ", "app "))}
+    assert rows == {DB: "db", APP: "app", WEB1: "app"}  # each server step is a wave; the wait step is none
+    assert any(line.startswith("PROBLEM replication") and APP in line for line in out.splitlines()), out
+
+    (plans / "nat.yaml").write_text((plans / "nat.yaml").read_text().replace("three-tier", "nope"))
+    assert check(plans, endpoint, "nat") == 1  # until then: an empty table and "ready for a drill"
+    assert "PROBLEM plan: DRS native recovery plan 'nope' not found in us-east-1" in capsys.readouterr().out
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    [line] = [line for line in err.splitlines() if line.startswith("drs-plan")]
+    return line
+
+
+def test_aws_failures_are_one_line_saying_what_to_do(plans, endpoint, monkeypatch, capsys):
+    assert check(plans, "http://127.0.0.1:9") == 2  # nothing listens there
+    assert _one_error_line(capsys) == (
+        'drs-plan check: error: Could not connect to the endpoint URL: "http://127.0.0.1:9/DescribeSourceServers": '
+        "check the endpoint URL and the network (for drs-sim: is `drs-sim serve` running?)")
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert check(plans, endpoint) == 2
+    assert _one_error_line(capsys).startswith("drs-plan check: error: Unable to locate credentials: give the Airflow "
+                                              "connection credentials (--conn), or export AWS_ACCESS_KEY_ID")
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert main(["discover", "--endpoint", endpoint, "--plans-dir", str(plans)]) == 2
+    assert _one_error_line(capsys).endswith(
+        "no AWS region: pass --region, set AWS_DEFAULT_REGION, or give the connection a region_name")
