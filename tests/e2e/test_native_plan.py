@@ -23,8 +23,6 @@ def test_native_plan_dags_load_on_every_supported_airflow(test_dagbag):
 
 
 @needs_native_recovery_plans()
-
-
 def test_native_drill_launches_reports_and_cleans_up(test_dagbag, airflow_sim):
     plan_arn = create_native_plan(airflow_sim.endpoint_url, "three-tier-native", STEPS)
     ec2 = airflow_sim.client("ec2")

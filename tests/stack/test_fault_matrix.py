@@ -12,6 +12,7 @@ from collections import defaultdict
 import pytest
 
 from tests.stack.estate import APP, Estate, read_report
+from tests.stack.triggerers import kill_the_triggerer_holding
 from tests.waiting import wait_until as _wait_until
 
 pytestmark = pytest.mark.timeout(900)
@@ -43,16 +44,7 @@ def test_1_a_triggerer_killed_while_waves_wait_hands_over_to_the_other(stack, ap
     sim.set_time_scale(4.0)  # waves of about 25 s: room to kill a triggerer mid-wait
     stack.stop_service("airflow-triggerer-2")
     run_id = api.trigger(DRILL)
-    trigger = "(select t.triggerer_id from trigger t join task_instance ti on ti.trigger_id = t.id " \
-              f"where ti.dag_id = '{DRILL}' and ti.run_id = '{run_id}' and ti.task_id = 'database.wait_for_launch')"
-    first = wait_until(lambda: stack.sql(f"select {trigger}"), 180, what="the wave's trigger is assigned")
-    stack.restart("airflow-triggerer-2")
-    wait_until(lambda: stack.alive_jobs("TriggererJob") >= 2, 90, what="triggerer-2 heartbeats")
-    killed_at = time.monotonic()
-    stack.kill("airflow-triggerer-1")
-    second = wait_until(lambda: (owner := stack.sql(f"select {trigger}")) not in ("", first) and owner, 120,
-                        what="the trigger moves to the other triggerer")
-    handover = time.monotonic() - killed_at
+    first, second, handover = kill_the_triggerer_holding(stack, DRILL, run_id, "database.wait_for_launch")
     run = api.wait_for_run(DRILL, run_id, timeout=600)
     stack.restart("airflow-triggerer-1")
 

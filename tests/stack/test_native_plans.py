@@ -4,41 +4,27 @@ drill cleanup leaves nothing running."""
 
 from __future__ import annotations
 
-import functools
-import time
-
 import pytest
 
 from tests.airflow_compat import needs_native_recovery_plans
 from tests.native_plans import create_native_plan
 from tests.stack.estate import APP, DB, WEB1, Estate, read_report
-from tests.waiting import wait_until as _wait_until
+from tests.stack.triggerers import kill_the_triggerer_holding
 
 pytestmark = [pytest.mark.timeout(900), needs_native_recovery_plans()]
-wait_until = functools.partial(_wait_until, interval=0.25)
 DRILL = "drs_stack_native_drill"
 
 
 def test_a_native_drill_survives_a_killed_triggerer_and_leaves_nothing_running(stack, api, sim, figures):
     estate = Estate(stack.sim_url)
-    sim.set_time_scale(0.5)  # the simulator's durations halved: the 1-minute wait step lasts 30 s, room to kill a
-    # triggerer during it
+    sim.set_time_scale(0.5)  # durations halved: the 1-minute wait step lasts 30 s, room to kill a triggerer in it
     create_native_plan(stack.sim_url, "stack-native",
                        [("database", {DB: "CRITICAL"}), ("settle", 1), ("app", {APP: "CRITICAL", WEB1: "OPTIONAL"})])
     stack.stop_service("airflow-triggerer-2")
     run_id = api.trigger(DRILL)
-    trigger = "(select t.triggerer_id from trigger t join task_instance ti on ti.trigger_id = t.id " \
-              f"where ti.dag_id = '{DRILL}' and ti.run_id = '{run_id}' and ti.task_id = 'wait_for_native_plan')"
-    first = wait_until(lambda: stack.sql(f"select {trigger}"), 180, what="the execution's trigger is assigned")
-    stack.restart("airflow-triggerer-2")
-    wait_until(lambda: stack.alive_jobs("TriggererJob") >= 2, 90, what="triggerer-2 heartbeats")
-    killed_at = time.monotonic()
-    stack.kill("airflow-triggerer-1")
     # The wait ends early and defers again whenever the execution starts a job: a new trigger, which
     # only the live triggerer can take.
-    wait_until(lambda: (owner := stack.sql(f"select {trigger}")) not in ("", first) and owner, 120,
-               what="the wait moves to the other triggerer")
-    handover = time.monotonic() - killed_at
+    _, _, handover = kill_the_triggerer_holding(stack, DRILL, run_id, "wait_for_native_plan")
     run = api.wait_for_run(DRILL, run_id, timeout=600)
     stack.restart("airflow-triggerer-1")
 
