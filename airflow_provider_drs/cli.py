@@ -203,7 +203,19 @@ def _aws_conn(args: argparse.Namespace, plan: Any) -> str | None:
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint
         return None
-    return args.conn or plan.aws_conn_id
+    return require_connection(args.conn or plan.aws_conn_id)
+
+
+def require_connection(conn_id: str | None) -> str | None:
+    """``conn_id``, once Airflow has it (UsageError if a named one is missing: see hooks.connections)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from airflow_provider_drs.hooks.connections import missing_connection
+
+    missing = missing_connection(AwsBaseHook(aws_conn_id=conn_id, client_type="sts"))
+    if missing:
+        raise UsageError(missing)
+    return conn_id
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
@@ -331,7 +343,7 @@ def _events_setup(args: argparse.Namespace) -> int:
     if not args.apply:
         print(json.dumps(template, indent=2))
         return 0
-    conn = args.conn or "aws_default"
+    conn = require_connection(args.conn or "aws_default")
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore's own setting: every client uses it
         conn = None

@@ -91,12 +91,12 @@ def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str
 
 
 def _read(conn: str | None, region: str | None) -> tuple[list[dict], str]:
-    from airflow_provider_drs.cli import interactive
+    from airflow_provider_drs.cli import interactive, require_connection
     from airflow_provider_drs.hooks.drs import DrsHook
 
     for name in ("airflow.providers.amazon", "airflow.providers_manager"):  # chatter, not news, at a terminal
         logging.getLogger(name).setLevel(logging.WARNING)
-    hook = DrsHook(aws_conn_id=conn, region_name=region, config=interactive())
+    hook = DrsHook(aws_conn_id=require_connection(conn), region_name=region, config=interactive())
     return hook.describe_source_servers(), hook.conn.meta.region_name
 
 

@@ -136,10 +136,10 @@ def import_native(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> tuple[str | None, list[str]]:
-    from airflow_provider_drs.cli import interactive
+    from airflow_provider_drs.cli import interactive, require_connection
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 
-    hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else (args.conn or "aws_default"),
+    hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else require_connection(args.conn or "aws_default"),
                                region_name=args.region, config=interactive())
     summary = hook.find_plan(args.name)
     if summary is None:

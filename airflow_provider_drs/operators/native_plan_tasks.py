@@ -78,6 +78,7 @@ class NativePlanPreflightOperator(PlanPreflightOperator):
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         require_native_recovery_plans(f"Preflight of plan {self.plan_name}")
+        self.require_connection()
         plans = DrsRecoveryPlanHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
                                     verify=self.verify, config=self.botocore_config)
         try:

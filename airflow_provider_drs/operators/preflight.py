@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_drs.hooks.connections import missing_connection
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_launch_settings import LaunchSettingsHook
 from airflow_provider_drs.hooks.iam_permissions import IamPermissionsHook
@@ -75,6 +76,7 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
         self.iam_policy = iam_policy
 
     def execute(self, context: Context) -> dict[str, list[str]]:
+        self.require_connection()
         inventory = {s["sourceServerID"]: s for s in self.hook.describe_source_servers()}
         resolved, resolution = resolve_waves(inventory, self.waves)
         for wave, servers in resolved.items():
@@ -115,6 +117,12 @@ class PlanPreflightOperator(AwsBaseOperator[DrsHook]):
                                   context, self.plan_name, "drill" if self.is_drill else "recovery", self.launch or {},
                                   inventory, every_server, self.log)
         return resolved
+
+    def require_connection(self) -> None:
+        """Stop before any call when the plan names an AWS connection Airflow does not have."""
+        missing = missing_connection(self.hook)
+        if missing:
+            raise AirflowFailException(f"Preflight of plan {self.plan_name}: {missing}. Nothing was launched.")
 
     def _permission_findings(self) -> list[dict[str, Any]]:
         """The policy's actions the connection's principal lacks, as warnings (never a stop: the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -145,3 +146,18 @@ def test_aws_failures_are_one_line_saying_what_to_do(plans, endpoint, monkeypatc
     assert main(["discover", "--endpoint", endpoint, "--plans-dir", str(plans)]) == 2
     assert _one_error_line(capsys).endswith(
         "no AWS region: pass --region, set AWS_DEFAULT_REGION, or give the connection a region_name")
+
+
+def test_a_plan_naming_a_connection_airflow_lacks_is_refused(plans, sim, monkeypatch, capsys):
+    path = plans / "three-tier.yaml"
+    path.write_text(path.read_text().replace("aws_conn_id: aws_default", "aws_conn_id: dr_prod"))
+    assert main(["check", "three-tier", "--plans", str(plans)]) == 2
+    assert _one_error_line(capsys).startswith("drs-plan: error: Airflow connection 'dr_prod' not found, and without "
+                                              "it the AWS calls would go to whatever account the default credentials")
+    assert sim.control.calls() == {}
+
+    monkeypatch.setenv("AIRFLOW_CONN_DR_PROD", json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": sim.endpoint_url, "region_name": "us-east-1"}}))
+    assert main(["check", "three-tier", "--plans", str(plans)]) == 0
+    assert "ready for a drill" in capsys.readouterr().out
