@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+from airflow_provider_drs.hooks.connections import missing_connection
 from airflow_provider_drs.hooks.drs import DrsHook
 from airflow_provider_drs.hooks.drs_safety import replaced_by_recovery
 from airflow_provider_drs.plan_tasks import DECISION
@@ -77,6 +79,10 @@ class RecoveryApprovalOperator(NoFormFields, ApprovalOperator):
         self.region_name = region_name
 
     def execute(self, context: Context) -> Any:
+        # Nobody is asked to approve a recovery its preflight is certain to refuse.
+        missing = missing_connection(DrsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name))
+        if missing:
+            raise AirflowFailException(f"{missing}. Nobody was asked to approve; nothing was launched.")
         self.body = f"{self.body or ''}\n\n{self.replacement_notice()}".strip()
         return super().execute(context)
 

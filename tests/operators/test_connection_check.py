@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.preflight import PlanPreflightOperator
 
 WAVES = {"database": {"servers": ["s-3578f52ef3bdd58b4"], "tag_groups": {}}}
@@ -26,3 +27,11 @@ def test_preflight_goes_on_with_a_connection_airflow_has(sim):
                                       aws_conn_id="aws_sim", region_name="us-east-1")
     assert preflight.require_connection() is None
     assert preflight.hook.describe_source_servers()
+
+
+def test_the_recovery_approval_asks_nobody_when_the_connection_is_missing(sim):
+    approve = RecoveryApprovalOperator(task_id="approve", subject="Recover plan three-tier?", servers=[],
+                                       tag_groups={}, aws_conn_id="dr_prod_typo", region_name="us-east-1")
+    with pytest.raises(AirflowFailException, match=r"Airflow connection 'dr_prod_typo' not found.*Nobody was asked"):
+        approve.execute({})
+    assert sim.control.calls() == {}
