@@ -22,7 +22,8 @@ def diff_args(parser: argparse.ArgumentParser) -> None:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs, aws_error, interactive
+    from airflow_provider_drs.cli import _aws_conn, _load_plan, _quiet_aws_logs
+    from airflow_provider_drs.cli_aws import aws_error, interactive
 
     plan = _load_plan(args)
     if plan is None:

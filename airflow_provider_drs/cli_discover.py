@@ -79,7 +79,8 @@ def discover(args: argparse.Namespace) -> int:
 
 def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str]:
     """Every source server (all pages) and the region read; UsageError (exit 2) on any AWS failure."""
-    from airflow_provider_drs.cli import UsageError, aws_error
+    from airflow_provider_drs.cli import UsageError
+    from airflow_provider_drs.cli_aws import aws_error
 
     try:
         # stdout is the draft (`discover > plan.yaml`): whatever the AWS stack logs goes to stderr
@@ -91,7 +92,7 @@ def _read_servers(conn: str | None, region: str | None) -> tuple[list[dict], str
 
 
 def _read(conn: str | None, region: str | None) -> tuple[list[dict], str]:
-    from airflow_provider_drs.cli import interactive, require_connection
+    from airflow_provider_drs.cli_aws import interactive, require_connection
     from airflow_provider_drs.hooks.drs import DrsHook
 
     for name in ("airflow.providers.amazon", "airflow.providers_manager"):  # chatter, not news, at a terminal

@@ -62,7 +62,8 @@ def export_native(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, plan: Any, name: str, out: list[str]) -> int:
-    from airflow_provider_drs.cli import _aws_conn, aws_error, interactive
+    from airflow_provider_drs.cli import _aws_conn
+    from airflow_provider_drs.cli_aws import aws_error, interactive
     from airflow_provider_drs.drs_api_support import DrsNativePlansUnsupported
     from airflow_provider_drs.exceptions import DrsForeignNativePlan
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
@@ -112,7 +113,8 @@ def import_args(parser: argparse.ArgumentParser) -> None:
 
 
 def import_native(args: argparse.Namespace) -> int:
-    from airflow_provider_drs.cli import _quiet_aws_logs, aws_error
+    from airflow_provider_drs.cli import _quiet_aws_logs
+    from airflow_provider_drs.cli_aws import aws_error
 
     if args.region and not re.match(REGION_PATTERN, args.region):
         print(f"drs-plan: error: {args.region!r} is not an AWS region", file=sys.stderr)
@@ -136,7 +138,7 @@ def import_native(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> tuple[str | None, list[str]]:
-    from airflow_provider_drs.cli import interactive, require_connection
+    from airflow_provider_drs.cli_aws import interactive, require_connection
     from airflow_provider_drs.hooks.drs_recovery_plans import DrsRecoveryPlanHook
 
     hook = DrsRecoveryPlanHook(aws_conn_id=None if args.endpoint else require_connection(args.conn or "aws_default"),
