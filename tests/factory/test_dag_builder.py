@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_drs.factory import build_dags, load_plan_dags
 from airflow_provider_drs.plans import load_plan
+from tests.served import served
 
 PLANS = Path(__file__).resolve().parents[2] / "dags" / "plans"
 
@@ -93,7 +94,7 @@ def test_parsing_makes_no_aws_call(sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f'{{"conn_type": "aws", "extra": {{"endpoint_url": "{sim.endpoint_url}"}}}}')
     dags = load_plan_dags(folder=PLANS)
     assert len(dags) == 12  # drill, recovery, failback and cleanup of each sample plan
-    assert sim.control.calls() == {}
+    assert served(sim) == {}
 
 
 def test_recovery_approval_notifies_the_plan_topic(tmp_path):

@@ -13,6 +13,7 @@ from airflow_provider_drs.cli import main
 from airflow_provider_drs.hooks.readiness import duration_seconds
 from tests.airflow_compat import needs_native_recovery_plans
 from tests.native_plans import create_native_plan
+from tests.served import served
 
 REPO = Path(__file__).resolve().parents[2]
 DB, APP, WEB1, WEB2 = "s-3578f52ef3bdd58b4", "s-0e5a9c4b2f7d18e36", "s-3c1730a9e0771ea14", "s-3d75cdc0d9a28a725"
@@ -154,7 +155,7 @@ def test_a_plan_naming_a_connection_airflow_lacks_is_refused(plans, sim, monkeyp
     assert main(["check", "three-tier", "--plans", str(plans)]) == 2
     assert _one_error_line(capsys).startswith("drs-plan: error: Airflow connection 'dr_prod' not found, and without "
                                               "it the AWS calls would go to whatever account the default credentials")
-    assert sim.control.calls() == {}
+    assert served(sim) == {}
 
     monkeypatch.setenv("AIRFLOW_CONN_DR_PROD", json.dumps({
         "conn_type": "aws", "login": "testing", "password": "testing",

@@ -8,6 +8,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_drs.operators.approval import RecoveryApprovalOperator
 from airflow_provider_drs.operators.preflight import PlanPreflightOperator
+from tests.served import served
 
 WAVES = {"database": {"servers": ["s-3578f52ef3bdd58b4"], "tag_groups": {}}}
 
@@ -18,7 +19,7 @@ def test_preflight_refuses_a_named_connection_airflow_does_not_have(sim):
     with pytest.raises(AirflowFailException, match=r"Preflight of plan three-tier: Airflow connection 'dr_prod_typo' "
                                                    r"not found.*Nothing was launched"):
         preflight.execute({})
-    assert sim.control.calls() == {}  # no call reached DRS (nor anything else)
+    assert served(sim) == {}  # no call reached DRS (nor anything else)
 
 
 def test_preflight_goes_on_with_a_connection_airflow_has(sim):
@@ -34,4 +35,4 @@ def test_the_recovery_approval_asks_nobody_when_the_connection_is_missing(sim):
                                        tag_groups={}, aws_conn_id="dr_prod_typo", region_name="us-east-1")
     with pytest.raises(AirflowFailException, match=r"Airflow connection 'dr_prod_typo' not found.*Nobody was asked"):
         approve.execute({})
-    assert sim.control.calls() == {}
+    assert served(sim) == {}

@@ -160,6 +160,9 @@ def launch_one(sim, drs, server=DB):
 
 def test_automation_succeeds_on_a_launched_instance(sim, drs):
     instance = launch_one(sim, drs)
+    # At the suite's clock the automation is InProgress for 0.09 s, shorter than one poll on a loaded
+    # CI run (it was seen only Pending, then Success); at full scale, for 0.9 s.
+    sim.control.set_time_scale(1.0)
     ssm = sim.client("ssm", config=ONE_TRY)
     execution_id = ssm.start_automation_execution(DocumentName="AWS-RestartEC2Instance",
                                                   Parameters={"InstanceId": [instance]})["AutomationExecutionId"]
